@@ -1,0 +1,3 @@
+module tentacle
+
+go 1.26

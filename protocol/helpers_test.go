@@ -1,0 +1,188 @@
+package protocol
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// testServer runs a Server on 127.0.0.1:0 over a fresh storage directory.
+type testServer struct {
+	*Server
+	Dir  string
+	Addr string
+	Log  *memLog
+	Recs *recorder
+	errc chan error
+}
+
+// memLog keeps log lines for assertions.
+type memLog struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (m *memLog) Log(level Level, msg string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.lines = append(m.lines, []string{"err", "log", "info"}[level]+": "+msg)
+}
+
+func (m *memLog) contains(sub string) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, l := range m.lines {
+		if strings.Contains(l, sub) {
+			return true
+		}
+	}
+	return false
+}
+
+// recorder collects transfer records.
+type recorder struct {
+	mu   sync.Mutex
+	recs []Transfer
+}
+
+func (r *recorder) add(t Transfer) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.recs = append(r.recs, t)
+}
+
+func (r *recorder) all() []Transfer {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]Transfer(nil), r.recs...)
+}
+
+func startServer(t testing.TB, configure func(*Server)) *testServer {
+	t.Helper()
+	dir := t.TempDir()
+	st, err := OpenDirStorage(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := &testServer{Dir: dir, Log: &memLog{}, Recs: &recorder{}, errc: make(chan error, 1)}
+	ts.Server = &Server{Storage: st, Logger: ts.Log, OnTransfer: ts.Recs.add, Timeout: 5 * time.Second, TempDir: t.TempDir()}
+	if configure != nil {
+		configure(ts.Server)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts.Addr = l.Addr().String()
+	go func() { ts.errc <- ts.Serve(l) }()
+	t.Cleanup(func() {
+		ts.Close()
+		if err := <-ts.errc; err != ErrServerClosed {
+			t.Errorf("Serve returned %v, want ErrServerClosed", err)
+		}
+		st.Close()
+	})
+	return ts
+}
+
+// wire is a raw connection for byte-exact protocol checks.
+type wire struct {
+	t  testing.TB
+	c  net.Conn
+	br *bufio.Reader
+}
+
+func dialWire(t testing.TB, addr string) *wire {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	t.Cleanup(func() { c.Close() })
+	return &wire{t: t, c: c, br: bufio.NewReader(c)}
+}
+
+func (w *wire) send(s string) {
+	w.t.Helper()
+	if _, err := io.WriteString(w.c, s); err != nil {
+		w.t.Fatalf("write %q: %v", s, err)
+	}
+}
+
+// expect reads one line and compares it, LF included.
+func (w *wire) expect(want string) {
+	w.t.Helper()
+	got, err := w.br.ReadString('\n')
+	if err != nil || got != want {
+		w.t.Fatalf("got %q (%v), want %q", got, err, want)
+	}
+}
+
+// expectClosed checks that the server closes the connection without a word.
+func (w *wire) expectClosed() {
+	w.t.Helper()
+	b, err := w.br.ReadByte()
+	if err == nil {
+		rest, _ := w.br.ReadString('\n')
+		w.t.Fatalf("connection still open: got %q", string(b)+rest)
+	}
+	if ne, ok := err.(net.Error); ok && ne.Timeout() {
+		w.t.Fatalf("connection still open (timed out waiting for close)")
+	}
+}
+
+func readFile(t testing.TB, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// entries lists a directory, hidden temporary files included.
+func entries(t testing.TB, dir string) []string {
+	t.Helper()
+	des, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, d := range des {
+		names = append(names, d.Name())
+	}
+	return names
+}
+
+// waitFor polls cond until it holds or the deadline passes.
+func waitFor(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for !cond() {
+		select {
+		case <-ctx.Done():
+			t.Fatalf("timed out waiting for %s", what)
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+}
+
+func mkdirs(t testing.TB, root string, dirs ...string) {
+	t.Helper()
+	for _, d := range dirs {
+		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func ioReadFull(r io.Reader, b []byte) (int, error) { return io.ReadFull(r, b) }

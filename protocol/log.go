@@ -1,0 +1,76 @@
+package protocol
+
+import (
+	"fmt"
+	"io"
+	"sync"
+	"time"
+)
+
+// Level says how much a log message matters. The levels are the reference's:
+// errors are shown unless quiet, "log" lines with -v, "info" lines with -V.
+type Level int
+
+const (
+	// LevelError is a failure: a refused password, a broken connection, a
+	// file that could not be stored.
+	LevelError Level = iota
+	// LevelLog is a notable event: a refusal, a completed download, a start.
+	LevelLog
+	// LevelInfo is the chatter of every connection and command.
+	LevelInfo
+)
+
+// Logger receives the server's messages. A nil Logger discards them.
+type Logger interface {
+	Log(level Level, msg string)
+}
+
+// TextLogger writes messages the way the reference server does, so that
+// scripts that read its output keep working:
+//
+//	2006-01-02 15:04:05[log]message.
+//	2006-01-02 15:04:05[err]message
+//
+// It is safe for concurrent use; each message is one Write.
+type TextLogger struct {
+	Out       io.Writer // where "log" and "info" lines go
+	Err       io.Writer // where errors go; nil means Out
+	Verbosity int       // 0: errors only; 1: also "log"; 2: also "info"
+	Quiet     bool      // drop errors too
+
+	mu sync.Mutex
+}
+
+// Log implements Logger.
+func (l *TextLogger) Log(level Level, msg string) {
+	var tag, end string
+	w := l.Out
+	switch level {
+	case LevelError:
+		if l.Quiet {
+			return
+		}
+		tag = "[err]"
+		if l.Err != nil {
+			w = l.Err
+		}
+	case LevelLog:
+		if l.Verbosity < 1 {
+			return
+		}
+		tag, end = "[log]", "."
+	default:
+		if l.Verbosity < 2 {
+			return
+		}
+		tag, end = "[info]", "."
+	}
+	if w == nil {
+		return
+	}
+	line := fmt.Sprintf("%s%s%s%s\n", time.Now().Format(time.DateTime), tag, msg, end)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	io.WriteString(w, line)
+}

@@ -1,0 +1,275 @@
+package protocol
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"strings"
+)
+
+// Storage is where a server keeps files. Paths are slash-separated and
+// relative to the storage's top ("name" or "dir/name"): the server has already
+// checked the name and applied its filters.
+type Storage interface {
+	// Create starts a new file that nobody can see under its final name
+	// until Commit.
+	Create(name string) (PendingFile, error)
+	// Open opens a stored file for reading; ErrNotExist when there is none.
+	Open(name string) (fs.File, error)
+	// Exists reports whether a file is stored under name.
+	Exists(name string) (bool, error)
+	// Remove deletes a stored file (after MV has sent it).
+	Remove(name string) error
+	// List names the entries of a directory.
+	List(dir string) ([]string, error)
+}
+
+// PendingFile is an upload in progress. Exactly one of Commit and Abort ends
+// it; after a failed Commit, Abort still cleans up.
+type PendingFile interface {
+	io.Writer
+	// Commit makes the data visible under the final name, durably. Without
+	// overwrite it fails with ErrExists when the name was taken meanwhile,
+	// and never replaces the other file.
+	Commit(overwrite bool) error
+	// Abort throws the data away; it is safe to call after Commit.
+	Abort() error
+}
+
+// tempPrefix and tempSuffix frame the hidden names of files being received,
+// so that they are never taken for agent data and leftovers of a crash can be
+// recognised and removed at start.
+const (
+	tempPrefix = ".tentacle-"
+	tempSuffix = ".tmp"
+)
+
+func isTempName(name string) bool {
+	mid, ok := strings.CutPrefix(name, tempPrefix)
+	if !ok {
+		return false
+	}
+	mid, ok = strings.CutSuffix(mid, tempSuffix)
+	if !ok || len(mid) != 16 {
+		return false
+	}
+	_, err := hex.DecodeString(mid)
+	return err == nil
+}
+
+func tempName() string {
+	var b [8]byte
+	rand.Read(b[:])
+	return tempPrefix + hex.EncodeToString(b[:]) + tempSuffix
+}
+
+// DirStorage keeps files in a directory of the local file system.
+//
+// Every access goes through an os.Root, so no name, filter or symbolic link
+// can reach outside the directory. An upload is written to a hidden
+// temporary file in its target directory, synced, then linked (or renamed,
+// when overwriting) into place, and the directory is synced: a reader of the
+// directory sees a file complete or not at all, and a crash never leaves a
+// partial file under a final name.
+type DirStorage struct {
+	root *os.Root
+	// NoSync skips the fsync calls. It is for benchmarks and tests on
+	// throwaway directories only: it gives up durability across a crash.
+	NoSync bool
+}
+
+// OpenDirStorage opens dir as a DirStorage.
+func OpenDirStorage(dir string) (*DirStorage, error) {
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return nil, fmt.Errorf("open storage directory: %w", err)
+	}
+	return &DirStorage{root: root}, nil
+}
+
+// Close releases the directory.
+func (s *DirStorage) Close() error { return s.root.Close() }
+
+// RemoveTemporaryFiles deletes the temporary files that uploads cut short by
+// a crash left behind, anywhere below the directory, and returns their
+// paths. Run it at start, before serving: a live upload's file would go too.
+func (s *DirStorage) RemoveTemporaryFiles() ([]string, error) {
+	var removed []string
+	err := fs.WalkDir(s.root.FS(), ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if p == "." {
+				return err
+			}
+			return nil // an unreadable subdirectory is not ours to judge
+		}
+		if d.Type().IsRegular() && isTempName(d.Name()) {
+			if err := s.root.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return fmt.Errorf("remove leftover %q: %w", p, err)
+			}
+			removed = append(removed, p)
+		}
+		return nil
+	})
+	return removed, err
+}
+
+// Create implements Storage.
+func (s *DirStorage) Create(name string) (PendingFile, error) {
+	dir := path.Dir(name)
+	tmp := path.Join(dir, tempName())
+	f, err := s.root.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o666)
+	if err != nil {
+		return nil, fmt.Errorf("create %q: %w", name, err)
+	}
+	return &pendingFile{s: s, f: f, tmp: tmp, name: name, dir: dir}, nil
+}
+
+// Open implements Storage.
+func (s *DirStorage) Open(name string) (fs.File, error) {
+	f, err := s.root.Open(name)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("open %q: %w", name, ErrNotExist)
+		}
+		return nil, fmt.Errorf("open %q: %w", name, err)
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("open %q: %w", name, err)
+	}
+	if !st.Mode().IsRegular() {
+		f.Close()
+		return nil, fmt.Errorf("open %q: not a regular file: %w", name, ErrNotExist)
+	}
+	return f, nil
+}
+
+// Exists implements Storage. Like the reference's check, only a regular
+// file counts.
+func (s *DirStorage) Exists(name string) (bool, error) {
+	st, err := s.root.Stat(name)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return false, nil
+	case err != nil:
+		return false, fmt.Errorf("stat %q: %w", name, err)
+	}
+	return st.Mode().IsRegular(), nil
+}
+
+// Remove implements Storage.
+func (s *DirStorage) Remove(name string) error {
+	if err := s.root.Remove(name); err != nil {
+		return fmt.Errorf("remove %q: %w", name, err)
+	}
+	return s.syncDir(path.Dir(name))
+}
+
+// List implements Storage. The server's own temporary files are left out.
+func (s *DirStorage) List(dir string) ([]string, error) {
+	if dir == "" {
+		dir = "."
+	}
+	entries, err := fs.ReadDir(s.root.FS(), dir)
+	if err != nil {
+		return nil, fmt.Errorf("list %q: %w", dir, err)
+	}
+	names := make([]string, 0, len(entries))
+	for _, e := range entries {
+		if !isTempName(e.Name()) {
+			names = append(names, e.Name())
+		}
+	}
+	return names, nil
+}
+
+func (s *DirStorage) syncDir(dir string) error {
+	if s.NoSync {
+		return nil
+	}
+	d, err := s.root.Open(dir)
+	if err != nil {
+		return fmt.Errorf("sync directory %q: %w", dir, err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("sync directory %q: %w", dir, err)
+	}
+	return nil
+}
+
+type pendingFile struct {
+	s              *DirStorage
+	f              *os.File
+	tmp, name, dir string
+	done           bool
+}
+
+func (p *pendingFile) Write(b []byte) (int, error) { return p.f.Write(b) }
+
+// ReadFrom lets io.Copy hand the socket straight to the file, so that the
+// kernel can move the data without a user-space copy where it knows how.
+func (p *pendingFile) ReadFrom(r io.Reader) (int64, error) { return p.f.ReadFrom(r) }
+
+func (p *pendingFile) Commit(overwrite bool) error {
+	if p.done {
+		return fmt.Errorf("commit %q: already ended", p.name)
+	}
+	if !p.s.NoSync {
+		if err := p.f.Sync(); err != nil {
+			return fmt.Errorf("sync %q: %w", p.name, err)
+		}
+	}
+	if err := p.f.Close(); err != nil {
+		return fmt.Errorf("close %q: %w", p.name, err)
+	}
+	if overwrite {
+		if err := p.s.root.Rename(p.tmp, p.name); err != nil {
+			return fmt.Errorf("rename into %q: %w", p.name, err)
+		}
+	} else {
+		// A hard link fails when the name exists, so of two racing
+		// uploads of one name exactly one wins and the other is refused.
+		if err := p.s.root.Link(p.tmp, p.name); err != nil {
+			if errors.Is(err, fs.ErrExist) {
+				return fmt.Errorf("commit %q: %w", p.name, ErrExists)
+			}
+			// Some file systems have no hard links: fall back to a
+			// check and a rename, which only loses the race guarantee.
+			if exists, serr := p.s.Exists(p.name); serr != nil || exists {
+				if exists {
+					return fmt.Errorf("commit %q: %w", p.name, ErrExists)
+				}
+				return fmt.Errorf("link into %q: %w", p.name, err)
+			}
+			if err := p.s.root.Rename(p.tmp, p.name); err != nil {
+				return fmt.Errorf("rename into %q: %w", p.name, err)
+			}
+			p.done = true
+			return p.s.syncDir(p.dir)
+		}
+		if err := p.s.root.Remove(p.tmp); err != nil {
+			return fmt.Errorf("remove temporary file of %q: %w", p.name, err)
+		}
+	}
+	p.done = true
+	return p.s.syncDir(p.dir)
+}
+
+func (p *pendingFile) Abort() error {
+	if p.done {
+		return nil
+	}
+	p.done = true
+	p.f.Close()
+	if err := p.s.root.Remove(p.tmp); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("remove temporary file of %q: %w", p.name, err)
+	}
+	return nil
+}

@@ -1,0 +1,104 @@
+package protocol
+
+import (
+	"archive/zip"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+)
+
+// unzipFirst inflates the first member of the ZIP archive in r (size bytes)
+// into dst and returns how many bytes it wrote. ZSEND stores only that
+// member, as the reference does. An archive that would inflate past max bytes
+// is refused with ErrTooBig before max+1 bytes are written, so a small
+// "zip bomb" cannot fill the disk; an unreadable archive is ErrBadArchive.
+func unzipFirst(dst io.Writer, r io.ReaderAt, size, max int64) (int64, error) {
+	zr, err := zip.NewReader(r, size)
+	if err != nil && !(errors.Is(err, zip.ErrInsecurePath) && zr != nil) {
+		return 0, fmt.Errorf("%w: %v", ErrBadArchive, err)
+	}
+	if len(zr.File) == 0 {
+		return 0, fmt.Errorf("%w: the archive is empty", ErrBadArchive)
+	}
+	member := zr.File[0]
+	if member.UncompressedSize64 > uint64(max) {
+		return 0, fmt.Errorf("%w: the archive inflates to %d bytes, more than %d", ErrTooBig, member.UncompressedSize64, max)
+	}
+	rc, err := member.Open()
+	if err != nil {
+		return 0, fmt.Errorf("%w: %v", ErrBadArchive, err)
+	}
+	defer rc.Close()
+	w := &trackedWriter{w: dst}
+	n, err := copyN(w, rc, max+1)
+	switch {
+	case err == io.EOF: // the member ended before max+1 bytes: as it should
+	case err != nil && w.err != nil:
+		return n, fmt.Errorf("store inflated data: %w", w.err)
+	case err != nil:
+		return n, fmt.Errorf("%w: %v", ErrBadArchive, err)
+	default:
+		return n, fmt.Errorf("%w: the archive inflates to more than %d bytes", ErrTooBig, max)
+	}
+	return n, nil
+}
+
+// trackedWriter remembers a write error, so that a failing disk is not
+// blamed on the client's archive.
+type trackedWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (t *trackedWriter) Write(p []byte) (int, error) {
+	n, err := t.w.Write(p)
+	if err != nil {
+		t.err = err
+	}
+	return n, err
+}
+
+// tempArchive is a ZIP archive in a temporary file that disappears on Close.
+type tempArchive struct{ *os.File }
+
+func (t tempArchive) Close() error {
+	err := t.File.Close()
+	os.Remove(t.Name())
+	return err
+}
+
+// zipToTemp writes a one-member ZIP archive of src, named name, to a
+// temporary file in dir: the archive's size must be known before it is sent,
+// and keeping it on disk keeps memory flat whatever the file's size.
+func zipToTemp(src io.Reader, name string, modified time.Time, dir string) (tempArchive, error) {
+	f, err := os.CreateTemp(dir, tempPrefix+"zip-*")
+	if err != nil {
+		return tempArchive{}, fmt.Errorf("create archive: %w", err)
+	}
+	archive := tempArchive{f}
+	if err := writeZip(f, src, name, modified); err != nil {
+		archive.Close()
+		return tempArchive{}, err
+	}
+	return archive, nil
+}
+
+// writeZip writes a one-member, deflated ZIP archive of src to w.
+func writeZip(w io.Writer, src io.Reader, name string, modified time.Time) error {
+	zw := zip.NewWriter(w)
+	member, err := zw.CreateHeader(&zip.FileHeader{Name: name, Method: zip.Deflate, Modified: modified})
+	if err != nil {
+		return fmt.Errorf("compress %q: %w", name, err)
+	}
+	buf := copyBuffers.Get().(*[copyBufferSize]byte)
+	defer copyBuffers.Put(buf)
+	if _, err := io.CopyBuffer(member, src, buf[:]); err != nil {
+		return fmt.Errorf("compress %q: %w", name, err)
+	}
+	if err := zw.Close(); err != nil {
+		return fmt.Errorf("compress %q: %w", name, err)
+	}
+	return nil
+}
