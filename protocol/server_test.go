@@ -64,8 +64,7 @@ func TestWireSend(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var ts *testServer
-			ts = startServer(t, func(s *Server) {
+			ts := startServer(t, func(s *Server) {
 				if tt.setup != nil {
 					tt.setup(s, s.Storage.(*DirStorage).root.Name())
 				}
