@@ -1,0 +1,55 @@
+# Tentacle: build, test, run and measure. Every target works from a fresh
+# clone on a Debian machine with Go; `make test` is what CI runs.
+
+GO        ?= go
+BIN       := bin
+PROGRAMS  := tentacle_server tentacle_client
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo 0.0.0-dev)
+LDFLAGS   := -s -w -X main.version=$(VERSION)
+RUN_DIR   ?= $(CURDIR)/run/data_in
+RUN_PORT  ?= 41121
+RUN_USER  ?= nobody
+PANDORA_FILTERS := .*\.conf:conf;.*\.md5:md5;.*\.zip:collections;.*\.lock:trans;.*\.rcmd:commands
+
+.PHONY: all build test run bench cross lint clean
+
+all: build
+
+build:
+	@mkdir -p $(BIN)
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ $(addprefix ./cmd/,$(PROGRAMS))
+
+# lint: formatting, vet (for Linux and for the Windows build), staticcheck.
+lint:
+	@bad=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	  if [ -n "$$bad" ]; then echo "gofmt would change: $$bad"; exit 1; fi
+	$(GO) vet ./...
+	GOOS=windows GOARCH=amd64 $(GO) vet ./...
+	$(GO) tool staticcheck ./...
+
+test: build lint
+	$(GO) test -race -count=1 ./...
+
+# run: serve on port 41121 from ./run/data_in with Pandora's filters. As root
+# the server drops to $(RUN_USER), so the directory is handed to that user.
+run: build
+	@mkdir -p $(RUN_DIR)/conf $(RUN_DIR)/md5 $(RUN_DIR)/collections $(RUN_DIR)/trans $(RUN_DIR)/commands
+	@if [ "$$(id -u)" = 0 ]; then chown -R $(RUN_USER) $(RUN_DIR); fi
+	$(BIN)/tentacle_server -s $(RUN_DIR) -p $(RUN_PORT) -v -i '$(PANDORA_FILTERS)' \
+	  $$( [ "$$(id -u)" = 0 ] && echo -U $(RUN_USER) )
+
+bench: build
+	$(GO) run ./cmd/tentacle_bench
+
+cross:
+	@mkdir -p dist
+	for target in linux/amd64 linux/arm64 windows/amd64; do \
+	  os=$${target%/*}; arch=$${target#*/}; ext=; [ $$os = windows ] && ext=.exe; \
+	  for p in $(PROGRAMS); do \
+	    CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build -trimpath -ldflags '$(LDFLAGS)' \
+	      -o dist/$$os-$$arch/$$p$$ext ./cmd/$$p || exit 1; \
+	  done; \
+	done
+
+clean:
+	rm -rf $(BIN) dist run

@@ -1,0 +1,236 @@
+package setup
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"tentacle/hostsaccess"
+	"tentacle/options"
+	"tentacle/protocol"
+	"tentacle/tlsconfig"
+)
+
+// DaemonName is the name tentacle_server's rules carry in hosts.allow and
+// hosts.deny (-T).
+const DaemonName = "tentacle_server"
+
+// Instance is one configured server and its sockets.
+type Instance struct {
+	Options   *options.Server
+	Server    *protocol.Server
+	Logger    *protocol.TextLogger
+	Listeners []net.Listener
+	Storage   *protocol.DirStorage
+
+	logFile *os.File
+}
+
+// New checks and prepares everything that does not need the network or the
+// storage directory: the log destination, the TLS certificate and key (read
+// now, while the process may still be root), the filters and the access
+// rules. keyPassword decrypts an encrypted key (-w; the caller prompts).
+// stdout and stderr are where log lines go when there is no -l file.
+func New(o *options.Server, keyPassword string, stdout, stderr io.Writer) (*Instance, error) {
+	in := &Instance{Options: o}
+	in.Logger = &protocol.TextLogger{Out: stdout, Err: stderr, Verbosity: o.Verbosity, Quiet: o.Quiet}
+	if o.LogFile != "" {
+		f, err := os.OpenFile(o.LogFile, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640)
+		if err != nil {
+			return nil, fmt.Errorf("-l %s: %w", o.LogFile, err)
+		}
+		in.logFile = f
+		in.Logger.Out, in.Logger.Err = f, f
+	}
+	srv, err := newServer(o, keyPassword, in.Logger)
+	if err != nil {
+		in.Close()
+		return nil, err
+	}
+	in.Server = srv
+	return in, nil
+}
+
+func newServer(o *options.Server, keyPassword string, logger protocol.Logger) (*protocol.Server, error) {
+	srv := &protocol.Server{
+		InvalidChars:   o.InvalidChars,
+		MaxSize:        o.MaxSize,
+		Overwrite:      o.Overwrite,
+		Insecure:       o.Insecure,
+		Password:       o.Password,
+		MaxConnections: o.MaxConnections,
+		// The reference waits Timeout seconds, then Retries more times.
+		Timeout: time.Duration(o.Timeout) * time.Duration(o.Retries+1) * time.Second,
+		Logger:  logger,
+	}
+	if o.Filters != "" {
+		filters, err := protocol.ParseFilters(o.Filters)
+		if err != nil {
+			return nil, fmt.Errorf("-i: %w", err)
+		}
+		srv.Filters = filters
+	}
+	if o.SSLCert != "" {
+		cfg, err := tlsconfig.Server(tlsconfig.Options{
+			CertFile: o.SSLCert, KeyFile: o.SSLKey, CAFile: o.SSLCA,
+			KeyPassword: keyPassword, Version: o.SSLVersion, Ciphers: o.SSLCipher,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("TLS (-e/-k/-f/-z/-u): %w", err)
+		}
+		srv.TLSConfig = cfg
+	}
+	if o.ProxyAddress != "" {
+		srv.RelayAddress = net.JoinHostPort(o.ProxyAddress, strconv.Itoa(o.ProxyPort))
+	}
+	if o.UseLibwrap {
+		checker := &hostsaccess.Checker{Daemon: DaemonName}
+		srv.Allow = func(remote net.Addr) bool {
+			ap, err := netip.ParseAddrPort(remote.String())
+			if err != nil {
+				logger.Log(protocol.LevelError, fmt.Sprintf("hosts access: address %s: %v", remote, err))
+				return false
+			}
+			ok, err := checker.Allowed(ap.Addr())
+			if err != nil {
+				// A broken rule file denies everyone rather than
+				// letting everyone in.
+				logger.Log(protocol.LevelError, fmt.Sprintf("hosts access: %v", err))
+				return false
+			}
+			return ok
+		}
+		// Check the files now, so that a syntax error stops the start.
+		if _, err := checker.Allowed(netip.MustParseAddr("127.0.0.1")); err != nil {
+			return nil, fmt.Errorf("-T: %w", err)
+		}
+	}
+	return srv, nil
+}
+
+// ListenAddresses returns the host:port pairs the options ask for: every
+// address when none (or "0") is given.
+func ListenAddresses(o *options.Server) []string {
+	port := strconv.Itoa(o.Port)
+	if len(o.Addresses) == 0 {
+		return []string{net.JoinHostPort("", port)}
+	}
+	var addrs []string
+	for _, a := range o.Addresses {
+		if a == "0" || a == "0.0.0.0" && len(o.Addresses) == 1 {
+			return []string{net.JoinHostPort("", port)}
+		}
+		addrs = append(addrs, net.JoinHostPort(a, port))
+	}
+	return addrs
+}
+
+// Listen binds every address of the options. As with the reference, an
+// address that cannot be bound is logged and skipped; only when none can be
+// is it an error.
+func (in *Instance) Listen() error {
+	var errs []error
+	for _, addr := range ListenAddresses(in.Options) {
+		l, err := net.Listen("tcp", addr)
+		if err != nil {
+			in.Logger.Log(protocol.LevelError, fmt.Sprintf("Cannot open socket for address %s: %v", addr, err))
+			errs = append(errs, err)
+			continue
+		}
+		in.Listeners = append(in.Listeners, l)
+	}
+	if len(in.Listeners) == 0 {
+		return fmt.Errorf("cannot listen on port %d: %w", in.Options.Port, errors.Join(errs...))
+	}
+	return nil
+}
+
+// UseListeners adopts sockets bound elsewhere (systemd socket activation).
+func (in *Instance) UseListeners(ls []net.Listener) { in.Listeners = append(in.Listeners, ls...) }
+
+// OpenStorage opens the storage directory, checks that this process (after
+// any drop of privileges) can write there, and removes the temporary files
+// that a crash left. A relay needs no storage.
+func (in *Instance) OpenStorage() error {
+	o := in.Options
+	if o.Directory == "" {
+		return nil
+	}
+	st, err := protocol.OpenDirStorage(o.Directory)
+	if err != nil {
+		return fmt.Errorf("-s %s: %w", o.Directory, err)
+	}
+	if err := st.CheckWritable(); err != nil {
+		st.Close()
+		return fmt.Errorf("-s %s: cannot write to the storage directory as %s: %w", o.Directory, currentUser(), err)
+	}
+	removed, err := st.RemoveTemporaryFiles()
+	if err != nil {
+		in.Logger.Log(protocol.LevelError, fmt.Sprintf("cleaning leftovers in %s: %v", o.Directory, err))
+	}
+	if len(removed) > 0 {
+		in.Logger.Log(protocol.LevelLog, fmt.Sprintf("Removed %d unfinished upload(s) left by an earlier run: %s", len(removed), strings.Join(removed, ", ")))
+	}
+	in.Storage = st
+	in.Server.Storage = st
+	return nil
+}
+
+// Serve serves every listener until Shutdown or Close; it returns the first
+// error that is not the normal end.
+func (in *Instance) Serve() error {
+	o := in.Options
+	var wg sync.WaitGroup
+	errs := make(chan error, len(in.Listeners))
+	for _, l := range in.Listeners {
+		in.Logger.Log(protocol.LevelLog, fmt.Sprintf("Server listening on %s", l.Addr()))
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := in.Server.Serve(l); !errors.Is(err, protocol.ErrServerClosed) {
+				errs <- err
+			}
+		}()
+	}
+	if o.ProxyAddress != "" {
+		in.Logger.Log(protocol.LevelLog, fmt.Sprintf("Proxy mode enabled, data will be sent to %s", in.Server.RelayAddress))
+	}
+	wg.Wait()
+	close(errs)
+	return <-errs
+}
+
+// Shutdown stops accepting and waits for transfers in flight, up to ctx.
+func (in *Instance) Shutdown(ctx context.Context) error {
+	in.Logger.Log(protocol.LevelLog, "Server going down")
+	return in.Server.Shutdown(ctx)
+}
+
+// Close releases everything at once.
+func (in *Instance) Close() error {
+	if in.Server != nil {
+		in.Server.Close()
+	}
+	for _, l := range in.Listeners {
+		l.Close()
+	}
+	if in.Storage != nil {
+		in.Storage.Close()
+	}
+	if in.logFile != nil {
+		in.logFile.Close()
+	}
+	return nil
+}
+
+func currentUser() string {
+	return "uid " + strconv.Itoa(os.Getuid())
+}
