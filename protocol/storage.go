@@ -118,6 +118,19 @@ func (s *DirStorage) RemoveTemporaryFiles() ([]string, error) {
 	return removed, err
 }
 
+// CheckWritable proves that files can be created in the directory, so that
+// a server started with the wrong owner fails at start with a clear error
+// rather than refusing every upload.
+func (s *DirStorage) CheckWritable() error {
+	f, err := s.root.OpenFile(tempName(), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	name := path.Base(f.Name())
+	f.Close()
+	return s.root.Remove(name)
+}
+
 // Create implements Storage.
 func (s *DirStorage) Create(name string) (PendingFile, error) {
 	dir := path.Dir(name)
