@@ -166,7 +166,7 @@ func (in *Instance) OpenStorage() error {
 	}
 	st, err := protocol.OpenDirStorage(o.Directory)
 	if err != nil {
-		return fmt.Errorf("-s %s: %w", o.Directory, err)
+		return fmt.Errorf("-s %s: cannot open the storage directory as %s: %w", o.Directory, currentUser(), err)
 	}
 	if err := st.CheckWritable(); err != nil {
 		st.Close()

@@ -108,6 +108,7 @@ func run(args []string) int {
 	signal.Notify(stop, syscall.SIGINT, syscall.SIGTERM)
 	served := make(chan error, 1)
 	go func() { served <- in.Serve() }()
+	in.Logger.Log(protocol.LevelLog, fmt.Sprintf("Tentacle server %s serving (pid %d)", version, os.Getpid()))
 	reportReady()
 
 	select {
