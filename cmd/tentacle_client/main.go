@@ -17,6 +17,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"tentacle/internal/passwordprompt"
@@ -166,12 +167,12 @@ func (s *session) connect() (*protocol.Client, int) {
 func (s *session) put(c *protocol.Client, path string) error {
 	f, err := os.Open(path)
 	if err != nil {
-		return fmt.Errorf("Cannot open file '%s' for reading: %w", path, err)
+		return fmt.Errorf("cannot open file '%s' for reading: %w", path, err)
 	}
 	defer f.Close()
 	st, err := f.Stat()
 	if err != nil {
-		return fmt.Errorf("Cannot open file '%s' for reading: %w", path, err)
+		return fmt.Errorf("cannot open file '%s' for reading: %w", path, err)
 	}
 	name := filepath.Base(path)
 	var body io.Reader = f
@@ -207,7 +208,7 @@ func (s *session) get(c *protocol.Client, name string) error {
 	target := filepath.Base(name)
 	tmp, err := os.CreateTemp(".", ".tentacle-get-*")
 	if err != nil {
-		return fmt.Errorf("Cannot open file '%s' for writing: %w", target, err)
+		return fmt.Errorf("cannot open file '%s' for writing: %w", target, err)
 	}
 	defer os.Remove(tmp.Name())
 	defer tmp.Close()
@@ -225,17 +226,17 @@ func (s *session) get(c *protocol.Client, name string) error {
 		return err
 	}
 	if err := tmp.Sync(); err != nil {
-		return fmt.Errorf("Cannot write file '%s': %w", target, err)
+		return fmt.Errorf("cannot write file '%s': %w", target, err)
 	}
 	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("Cannot write file '%s': %w", target, err)
+		return fmt.Errorf("cannot write file '%s': %w", target, err)
 	}
 	// CreateTemp makes the file private; give it the usual mode.
 	if err := os.Chmod(tmp.Name(), os.FileMode(0o666&^currentUmask())); err != nil {
-		return fmt.Errorf("Cannot write file '%s': %w", target, err)
+		return fmt.Errorf("cannot write file '%s': %w", target, err)
 	}
 	if err := os.Rename(tmp.Name(), target); err != nil {
-		return fmt.Errorf("Cannot write file '%s': %w", target, err)
+		return fmt.Errorf("cannot write file '%s': %w", target, err)
 	}
 	if s.o.Compress {
 		s.logf("Received compressed file '%s'", target)
@@ -252,5 +253,6 @@ func sentence(err error) string {
 	if errors.As(err, &refusal) {
 		return "Server responded " + refusal.Line + "."
 	}
-	return err.Error() + "."
+	msg := err.Error()
+	return strings.ToUpper(msg[:1]) + msg[1:] + "."
 }
