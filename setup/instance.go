@@ -23,6 +23,10 @@ import (
 // hosts.deny (-T).
 const DaemonName = "tentacle_server"
 
+// hostsAllowPath and hostsDenyPath are the -T rule files; "" means the
+// system's. Tests point them elsewhere.
+var hostsAllowPath, hostsDenyPath string
+
 // Instance is one configured server and its sockets.
 type Instance struct {
 	Options   *options.Server
@@ -92,7 +96,7 @@ func newServer(o *options.Server, keyPassword string, logger protocol.Logger) (*
 		srv.RelayAddress = net.JoinHostPort(o.ProxyAddress, strconv.Itoa(o.ProxyPort))
 	}
 	if o.UseLibwrap {
-		checker := &hostsaccess.Checker{Daemon: DaemonName}
+		checker := &hostsaccess.Checker{Daemon: DaemonName, AllowPath: hostsAllowPath, DenyPath: hostsDenyPath}
 		srv.Allow = func(remote net.Addr) bool {
 			ap, err := netip.ParseAddrPort(remote.String())
 			if err != nil {
