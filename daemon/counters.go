@@ -1,0 +1,40 @@
+package daemon
+
+import (
+	"fmt"
+	"sync/atomic"
+
+	"tentacle/protocol"
+)
+
+// Counters keep the totals shown in systemd's STATUS= line, so that
+// `systemctl status tentacle_serverd` answers "is it receiving" at a glance.
+type Counters struct {
+	received, sent, refused, failed, reloads atomic.Int64
+	bytesIn, bytesOut                        atomic.Int64
+}
+
+// Add counts a finished transfer.
+func (c *Counters) Add(t protocol.Transfer) {
+	switch r := NewRecord(t, ""); {
+	case r.Result == ResultRefused:
+		c.refused.Add(1)
+	case r.Result == ResultFailed:
+		c.failed.Add(1)
+	case t.Command == protocol.VerbSend || t.Command == protocol.VerbZSend:
+		c.received.Add(1)
+		c.bytesIn.Add(t.Bytes)
+	default:
+		c.sent.Add(1)
+		c.bytesOut.Add(t.Bytes)
+	}
+}
+
+// Reloaded counts a reload.
+func (c *Counters) Reloaded() { c.reloads.Add(1) }
+
+// String is the status line.
+func (c *Counters) String() string {
+	return fmt.Sprintf("%d files received (%d bytes), %d sent (%d bytes), %d refused, %d failed, %d reloads",
+		c.received.Load(), c.bytesIn.Load(), c.sent.Load(), c.bytesOut.Load(), c.refused.Load(), c.failed.Load(), c.reloads.Load())
+}
