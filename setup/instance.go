@@ -54,7 +54,7 @@ func New(o *options.Server, keyPassword string, stdout, stderr io.Writer) (*Inst
 		in.logFile = f
 		in.Logger.Out, in.Logger.Err = f, f
 	}
-	srv, err := newServer(o, keyPassword, in.Logger)
+	srv, err := NewServer(o, keyPassword, in.Logger)
 	if err != nil {
 		in.Close()
 		return nil, err
@@ -63,7 +63,10 @@ func New(o *options.Server, keyPassword string, stdout, stderr io.Writer) (*Inst
 	return in, nil
 }
 
-func newServer(o *options.Server, keyPassword string, logger protocol.Logger) (*protocol.Server, error) {
+// NewServer builds the protocol.Server that the options describe, without
+// storage or sockets: a daemon's reload builds a new one from new options
+// and puts it behind the sockets it already has.
+func NewServer(o *options.Server, keyPassword string, logger protocol.Logger) (*protocol.Server, error) {
 	srv := &protocol.Server{
 		InvalidChars:   o.InvalidChars,
 		MaxSize:        o.MaxSize,

@@ -76,7 +76,7 @@ func run(args []string) int {
 		}
 	}
 	if o.Daemon && !isDetachedChild() {
-		return detach(keyPassword)
+		return runDetached(args, keyPassword)
 	}
 	if isDetachedChild() && o.SSLPasswordPrompt {
 		keyPassword = passwordFromParent()
