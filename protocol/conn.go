@@ -95,7 +95,7 @@ func (c *conn) serve() {
 		}
 		cmd, err := ParseCommand(line)
 		if err != nil {
-			s.logf(LevelLog, "Unknown command %q from %s", line, c.remote)
+			s.logf(LevelLog, "Unknown command '%s' from %s", line, c.remote)
 			return
 		}
 		if !c.handle(cmd) {
@@ -119,12 +119,12 @@ func (c *conn) handle(cmd Command) bool {
 		s.logf(LevelInfo, "Connection closed from %s", c.remote)
 		return false
 	default: // PASS after authentication, or to a server without a password
-		s.logf(LevelLog, "Unexpected command %s from %s", cmd.Verb, c.remote)
+		s.logf(LevelLog, "Unknown command '%s' from %s", cmd.Verb, c.remote)
 		return false
 	}
 	if err != nil {
 		if errors.Is(err, errInsecureOff) {
-			s.logf(LevelLog, "Insecure mode disabled: refused %s <%s> from %s", cmd.Verb, cmd.Name, c.remote)
+			s.logf(LevelInfo, "Insecure mode disabled. Rejected %s <%s> from %s", cmd.Verb, cmd.Name, c.remote)
 		} else {
 			c.logReadError(err, cmd.Verb)
 		}
@@ -222,17 +222,43 @@ func (c *conn) finish(t *Transfer, err error) {
 
 // refuse answers a command with "VERB ERR (reason)" and records why. It
 // returns the error of the reply itself, which ends the connection.
-func (c *conn) refuse(t *Transfer, reason error, detail string) error {
-	c.srv.logf(LevelLog, "%s <%s> from %s refused: %s", t.Command, t.Name, c.remote, detail)
+func (c *conn) refuse(t *Transfer, cmd Command, reason error, detail string) error {
+	c.logRefusal(cmd, reason, detail)
 	c.finish(t, reason)
 	return c.reply(t.Command + " ERR (" + reason.Error() + ")")
+}
+
+// logRefusal logs a refusal in the reference's words, which scripts grep
+// for ("is too big", "already exists", ...), and the detail at info level.
+func (c *conn) logRefusal(cmd Command, reason error, detail string) {
+	s := c.srv
+	upload := cmd.Verb == VerbSend || cmd.Verb == VerbZSend
+	what := "file"
+	if cmd.Verb == VerbZRecv {
+		what = "compressed file"
+	}
+	switch {
+	case upload && reason == ErrInvalidName:
+		s.logf(LevelLog, "File '%s' size %db from %s has an invalid file name", cmd.Name, cmd.Size, c.remote)
+	case upload && reason == ErrTooBig:
+		s.logf(LevelLog, "File '%s' size %db from %s is too big", cmd.Name, cmd.Size, c.remote)
+	case upload && reason == ErrExists:
+		s.logf(LevelLog, "File '%s' size %db from %s already exists", cmd.Name, cmd.Size, c.remote)
+	case !upload && reason == ErrInvalidName:
+		s.logf(LevelLog, "Requested %s '%s' from %s has an invalid file name", what, cmd.Name, c.remote)
+	case !upload && reason == ErrNotExist:
+		s.logf(LevelLog, "Requested %s '%s' from %s does not exist", what, cmd.Name, c.remote)
+	default:
+		s.logf(LevelLog, "%s <%s> from %s refused: %s", cmd.Verb, cmd.Name, c.remote, reason)
+	}
+	s.logf(LevelInfo, "%s <%s> from %s: %s", cmd.Verb, cmd.Name, c.remote, detail)
 }
 
 // storagePath applies the filters to a checked name.
 func (c *conn) storagePath(name string) string {
 	dir, f := route(c.srv.Filters, name)
 	if f != nil {
-		c.srv.logf(LevelInfo, "File '%s' matches filter '%s' (changing to directory '%s')", name, f.Pattern, dir)
+		c.srv.logf(LevelLog, "File '%s' matches filter '%s' (changing to directory '%s')", name, f.Pattern, dir)
 	}
 	return path.Join(dir, name)
 }
@@ -242,28 +268,32 @@ func (c *conn) storagePath(name string) string {
 func (c *conn) handleSend(cmd Command) error {
 	s := c.srv
 	t := c.transfer(cmd)
-	s.logf(LevelInfo, "Request to %s file '%s' size %db from %s", strings.ToLower(cmd.Verb), cmd.Name, cmd.Size, c.remote)
+	if cmd.Verb == VerbZSend {
+		s.logf(LevelInfo, "Request to send compressed file '%s' size %db from %s", cmd.Name, cmd.Size, c.remote)
+	} else {
+		s.logf(LevelInfo, "Request to send file '%s' size %db from %s", cmd.Name, cmd.Size, c.remote)
+	}
 	if err := CheckName(cmd.Name, s.InvalidChars); err != nil {
-		return c.refuse(t, ErrInvalidName, err.Error())
+		return c.refuse(t, cmd, ErrInvalidName, err.Error())
 	}
 	if cmd.Size < 1 || cmd.Size > s.maxSize() {
-		return c.refuse(t, ErrTooBig, fmt.Sprintf("size %d is outside 1..%d", cmd.Size, s.maxSize()))
+		return c.refuse(t, cmd, ErrTooBig, fmt.Sprintf("size %d is outside 1..%d", cmd.Size, s.maxSize()))
 	}
 	t.Path = c.storagePath(cmd.Name)
 	if !s.Overwrite {
 		exists, err := s.Storage.Exists(t.Path)
 		if err != nil {
 			s.logf(LevelError, "%v", err)
-			return c.refuse(t, ErrStorage, err.Error())
+			return c.refuse(t, cmd, ErrStorage, err.Error())
 		}
 		if exists {
-			return c.refuse(t, ErrExists, "'"+t.Path+"' already exists")
+			return c.refuse(t, cmd, ErrExists, "'"+t.Path+"' already exists")
 		}
 	}
 	pending, err := s.Storage.Create(t.Path)
 	if err != nil {
 		s.logf(LevelError, "%v", err)
-		return c.refuse(t, ErrStorage, err.Error())
+		return c.refuse(t, cmd, ErrStorage, err.Error())
 	}
 	defer pending.Abort()
 	if err := c.reply(cmd.Verb + " OK"); err != nil {
@@ -276,7 +306,7 @@ func (c *conn) handleSend(cmd Command) error {
 		t.Bytes = n
 		switch {
 		case errors.Is(err, ErrTooBig):
-			return c.refuse(t, ErrTooBig, err.Error())
+			return c.refuse(t, cmd, ErrTooBig, err.Error())
 		case errors.Is(err, ErrBadArchive):
 			s.logf(LevelLog, "Uncompress error for '%s' from %s: %v", cmd.Name, c.remote, err)
 			c.finish(t, err)
@@ -299,16 +329,20 @@ func (c *conn) handleSend(cmd Command) error {
 
 	if err := pending.Commit(s.Overwrite); err != nil {
 		if errors.Is(err, ErrExists) {
-			return c.refuse(t, ErrExists, "'"+t.Path+"' was stored by another upload meanwhile")
+			return c.refuse(t, cmd, ErrExists, "'"+t.Path+"' was stored by another upload meanwhile")
 		}
 		s.logf(LevelError, "%v", err)
-		return c.refuse(t, ErrStorage, err.Error())
+		return c.refuse(t, cmd, ErrStorage, err.Error())
 	}
 	c.finish(t, nil)
 	if err := c.reply(cmd.Verb + " OK"); err != nil {
 		return err
 	}
-	s.logf(LevelInfo, "Received file '%s' size %db from %s", cmd.Name, t.Bytes, c.remote)
+	if cmd.Verb == VerbZSend {
+		s.logf(LevelInfo, "Received compressed file '%s' size %db from %s", cmd.Name, cmd.Size, c.remote)
+	} else {
+		s.logf(LevelInfo, "Received file '%s' size %db from %s", cmd.Name, cmd.Size, c.remote)
+	}
 	return nil
 }
 
@@ -347,19 +381,26 @@ func (c *conn) handleRecv(cmd Command) error {
 		return errInsecureOff
 	}
 	t := c.transfer(cmd)
-	s.logf(LevelInfo, "Request to %s file '%s' from %s", strings.ToLower(cmd.Verb), cmd.Name, c.remote)
+	switch cmd.Verb {
+	case VerbZRecv:
+		s.logf(LevelInfo, "Request to receive compressed file '%s' from %s", cmd.Name, c.remote)
+	case VerbMV:
+		s.logf(LevelInfo, "Request to move file '%s' from %s", cmd.Name, c.remote)
+	default:
+		s.logf(LevelInfo, "Request to receive file '%s' from %s", cmd.Name, c.remote)
+	}
 	refuse := func(reason error, detail string) error {
 		if cmd.Verb == VerbMV { // MV refuses without a reason
-			s.logf(LevelLog, "%s <%s> from %s refused: %s", t.Command, t.Name, c.remote, detail)
+			c.logRefusal(cmd, reason, detail)
 			c.finish(t, reason)
 			return c.reply("MV ERR")
 		}
 		if reason == ErrInvalidName { // RECV's own wording
-			s.logf(LevelLog, "%s <%s> from %s refused: %s", t.Command, t.Name, c.remote, detail)
+			c.logRefusal(cmd, reason, detail)
 			c.finish(t, reason)
 			return c.reply(cmd.Verb + " ERR (file has an invalid file name)")
 		}
-		return c.refuse(t, reason, detail)
+		return c.refuse(t, cmd, reason, detail)
 	}
 	if err := CheckName(cmd.Name, s.InvalidChars); err != nil {
 		return refuse(ErrInvalidName, err.Error())
@@ -441,7 +482,7 @@ func (c *conn) handleList(cmd Command) error {
 	t := c.transfer(cmd)
 	s.logf(LevelInfo, "Request to list files matched by filter %s from %s", cmd.Name, c.remote)
 	fail := func(reason error, detail string) error {
-		s.logf(LevelLog, "LS <%s> from %s refused: %s", cmd.Name, c.remote, detail)
+		c.logRefusal(cmd, reason, detail)
 		c.finish(t, reason)
 		return c.reply("LS ERR")
 	}

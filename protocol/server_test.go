@@ -271,6 +271,8 @@ func TestWireZSendAndZRecv(t *testing.T) {
 	if _, err := unzipFirst(&out, bytes.NewReader(data), int64(size), 1000); err != nil || out.String() != "inflated content" {
 		t.Fatalf("ZRECV content %q %v", out.String(), err)
 	}
+	w.send("QUIT\n") // once closed, the server is done with the ZRECV
+	w.expectClosed()
 	for _, name := range []string{"bad.data", "bomb.data", "lie.data"} {
 		if _, err := os.Stat(filepath.Join(ts.Dir, name)); err == nil {
 			t.Errorf("refused %s was stored", name)

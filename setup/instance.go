@@ -198,7 +198,7 @@ func (in *Instance) Serve() error {
 	var wg sync.WaitGroup
 	errs := make(chan error, len(in.Listeners))
 	for _, l := range in.Listeners {
-		in.Logger.Log(protocol.LevelLog, fmt.Sprintf("Server listening on %s", l.Addr()))
+		in.Logger.Log(protocol.LevelLog, ListeningMessage(l.Addr()))
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -208,11 +208,21 @@ func (in *Instance) Serve() error {
 		}()
 	}
 	if o.ProxyAddress != "" {
-		in.Logger.Log(protocol.LevelLog, fmt.Sprintf("Proxy mode enabled, data will be sent to %s", in.Server.RelayAddress))
+		in.Logger.Log(protocol.LevelLog, fmt.Sprintf("Proxy Mode enable, data will be sent to %s port %d", o.ProxyAddress, o.ProxyPort))
 	}
 	wg.Wait()
 	close(errs)
 	return <-errs
+}
+
+// ListeningMessage words the start-up line as the reference does, which
+// scripts wait for: "Server listening on 127.0.0.1 port 41121".
+func ListeningMessage(addr net.Addr) string {
+	host, port, err := net.SplitHostPort(addr.String())
+	if err != nil {
+		return "Server listening on " + addr.String()
+	}
+	return "Server listening on " + host + " port " + port
 }
 
 // Shutdown stops accepting and waits for transfers in flight, up to ctx.

@@ -132,6 +132,9 @@ func Client(o Options) (*tls.Config, error) {
 	if err := applyProtocol(cfg, o, nil); err != nil {
 		return nil, err
 	}
+	if cfg.CipherSuites == nil {
+		cfg.CipherSuites = clientCipherSuites()
+	}
 	if o.CAFile != "" {
 		pool, err := loadCAPool(o.CAFile)
 		if err != nil {
@@ -140,6 +143,27 @@ func Client(o Options) (*tls.Config, error) {
 		cfg.VerifyConnection = verifyServerChain(pool, o.CAFile)
 	}
 	return cfg, nil
+}
+
+// clientCipherSuites is what a client offers for TLS 1.2 and below: Go's
+// defaults followed by the RSA key exchange suites that Go no longer offers
+// on its own. A Pandora server restricted with -u to such a suite (e.g.
+// AES256-SHA) must stay reachable, as it is from the reference client; the
+// server still picks the strongest suite both sides have.
+func clientCipherSuites() []uint16 {
+	var ids []uint16
+	for _, s := range tls.CipherSuites() {
+		ids = append(ids, s.ID)
+	}
+	for _, id := range []uint16{
+		tls.TLS_RSA_WITH_AES_128_GCM_SHA256, tls.TLS_RSA_WITH_AES_256_GCM_SHA384,
+		tls.TLS_RSA_WITH_AES_128_CBC_SHA, tls.TLS_RSA_WITH_AES_256_CBC_SHA,
+	} {
+		if !slices.Contains(ids, id) {
+			ids = append(ids, id)
+		}
+	}
+	return ids
 }
 
 // keyFile returns the key file to use, defaulting to the certificate file.

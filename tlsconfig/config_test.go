@@ -184,6 +184,20 @@ func TestHandshakes(t *testing.T) {
 			check: wantSuite(tls.TLS_RSA_WITH_AES_256_CBC_SHA),
 		},
 		{
+			// The reference client reaches such a server; ours must too,
+			// though Go no longer offers RSA key exchange by default.
+			name:   "AES256-SHA server, default client",
+			server: with(server, func(o *Options) { o.Version, o.Ciphers = "TLSv1_2", "AES256-SHA" }),
+			client: Options{}, wantOK: true,
+			check: wantSuite(tls.TLS_RSA_WITH_AES_256_CBC_SHA),
+		},
+		{
+			name:   "default server prefers ECDHE over the RSA suites a default client adds",
+			server: with(server, func(o *Options) { o.Version = "TLSv1_2" }),
+			client: Options{}, wantOK: true,
+			check: wantSuite(tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256),
+		},
+		{
 			name:   "restricted server, client offering several",
 			server: with(server, func(o *Options) { o.Version, o.Ciphers = "TLSv1_2", "ECDHE-RSA-AES256-GCM-SHA384" }),
 			client: Options{Ciphers: "HIGH:AES256-SHA"}, wantOK: true,

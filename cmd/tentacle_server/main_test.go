@@ -197,7 +197,7 @@ func TestServeAndStop(t *testing.T) {
 		t.Fatalf("stored %q", got)
 	}
 	log, _ := os.ReadFile(logFile)
-	for _, want := range []string{"[log]Server listening on 127.0.0.1:" + port, "[info]Request to send file 'one.data' size 1b"} {
+	for _, want := range []string{"[log]Server listening on 127.0.0.1 port " + port, "[info]Request to send file 'one.data' size 1b"} {
 		if !bytes.Contains(log, []byte(want)) {
 			t.Errorf("log lacks %q:\n%s", want, log)
 		}
