@@ -1,0 +1,9 @@
+//go:build !unix
+
+package daemon
+
+import "tentacle/privileges"
+
+func setUmask() {}
+
+func chownForUser(string, *privileges.Identity) error { return nil }
