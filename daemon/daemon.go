@@ -75,7 +75,7 @@ func Start(envFile string, required bool, environ []string, stdout, stderr io.Wr
 		return nil, err
 	}
 	for _, w := range cfg.Warnings {
-		d.logf(protocol.LevelLog, "%s", w)
+		d.logf(protocol.LevelNotice, "%s", w)
 	}
 
 	activated, err := activation.Listeners()
@@ -93,7 +93,7 @@ func Start(envFile string, required bool, environ []string, stdout, stderr io.Wr
 			return fail(errors.New("systemd passed sockets, but none is a listening TCP socket"))
 		}
 		in.UseListeners(usable)
-		d.logf(protocol.LevelLog, "Using %d socket(s) from systemd; TENTACLE_PORT and TENTACLE_ADDR are ignored", len(usable))
+		d.logf(protocol.LevelNotice, "Using %d socket(s) from systemd; TENTACLE_PORT and TENTACLE_ADDR are ignored", len(usable))
 	} else if err := in.Listen(); err != nil {
 		return fail(err)
 	}
@@ -111,7 +111,7 @@ func Start(envFile string, required bool, environ []string, stdout, stderr io.Wr
 		if err := privileges.Drop(id); err != nil {
 			return fail(err)
 		}
-		d.logf(protocol.LevelLog, "Running as user %s (uid %d, gid %d)", id.Name, id.UID, id.GID)
+		d.logf(protocol.LevelNotice, "Running as user %s (uid %d, gid %d)", id.Name, id.UID, id.GID)
 	}
 	if err := checkDirWritable(filepath.Dir(cfg.LogFile)); err != nil {
 		return fail(fmt.Errorf("TENTACLE_LOG_FILE %s: the transfer log could not be rotated: %w", cfg.LogFile, err))
@@ -123,7 +123,7 @@ func Start(envFile string, required bool, environ []string, stdout, stderr io.Wr
 	d.gens = NewGenerations(in.Listeners)
 	d.gens.Start(d.wire(in.Server, cfg))
 	for _, l := range in.Listeners {
-		d.logf(protocol.LevelLog, "%s", setup.ListeningMessage(l.Addr()))
+		d.logf(protocol.LevelNotice, "%s", setup.ListeningMessage(l.Addr()))
 	}
 	d.notify.Ready()
 	d.notify.Status("serving; " + d.counters.String())
@@ -174,7 +174,7 @@ func (d *Daemon) Reload() error {
 		d.notify.Ready()
 		d.notify.Status(d.Status())
 	}()
-	d.logf(protocol.LevelLog, "Reloading the configuration")
+	d.logf(protocol.LevelNotice, "Reloading the configuration")
 	cfg, err := Load(d.envFile, d.required, d.environ)
 	if err == nil && cfg.Server.SSLPasswordPrompt {
 		err = errors.New("TENTACLE_EXT_OPTS: -w cannot be used by a service")
@@ -185,7 +185,7 @@ func (d *Daemon) Reload() error {
 	}
 	old := d.cfg
 	for _, c := range restartOnly(old, cfg) {
-		d.logf(protocol.LevelLog, "%s changed: it takes effect at the next restart, not on reload", c)
+		d.logf(protocol.LevelNotice, "%s changed: it takes effect at the next restart, not on reload", c)
 	}
 	o := cfg.Server
 	logger := &protocol.TextLogger{Out: d.instance.Logger.Out, Err: d.instance.Logger.Err, Verbosity: o.Verbosity, Quiet: o.Quiet}
@@ -222,7 +222,7 @@ func (d *Daemon) Reload() error {
 		time.AfterFunc(cfg.ShutdownTimeout+time.Second, func() { previousRecords.Close() })
 	}
 	d.counters.Reloaded()
-	d.logf(protocol.LevelLog, "Configuration reloaded")
+	d.logf(protocol.LevelNotice, "Configuration reloaded")
 	return nil
 }
 
@@ -255,7 +255,7 @@ func (d *Daemon) RotateRecords() error {
 		d.logf(protocol.LevelError, "rotating the transfer log: %v", err)
 		return err
 	}
-	d.logf(protocol.LevelLog, "Transfer log rotated")
+	d.logf(protocol.LevelNotice, "Transfer log rotated")
 	return nil
 }
 
@@ -263,7 +263,7 @@ func (d *Daemon) RotateRecords() error {
 // period (TENTACLE_SHUTDOWN_TIMEOUT), and releases everything.
 func (d *Daemon) Stop() error {
 	d.notify.Stopping()
-	d.logf(protocol.LevelLog, "Server going down")
+	d.logf(protocol.LevelNotice, "Server going down")
 	d.mu.Lock()
 	grace := d.cfg.ShutdownTimeout
 	d.mu.Unlock()

@@ -99,6 +99,13 @@ func OpenTransferLog(path string, rotation LogRotation) (*TransferLog, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
 		return nil, fmt.Errorf("transfer log %s: %w", path, err)
 	}
+	// Create the file ourselves: lumberjack would make it 0600, and keeps
+	// the mode of the file it rotates. Administrators in the group read it.
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640)
+	if err != nil {
+		return nil, fmt.Errorf("transfer log %s: %w", path, err)
+	}
+	f.Close()
 	l := &TransferLog{file: &lumberjack.Logger{Filename: path}}
 	l.setRotation(rotation)
 	if _, err := l.file.Write(nil); err != nil {

@@ -32,7 +32,7 @@ type memLog struct {
 func (m *memLog) Log(level Level, msg string) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.lines = append(m.lines, []string{"err", "log", "info"}[level]+": "+msg)
+	m.lines = append(m.lines, []string{"err", "log", "info", "notice"}[level]+": "+msg)
 }
 
 func (m *memLog) contains(sub string) bool {

@@ -19,6 +19,10 @@ const (
 	LevelLog
 	// LevelInfo is the chatter of every connection and command.
 	LevelInfo
+	// LevelNotice is an event of the server's own life that an
+	// administrator always wants to see (start, reload, stop, clean-up),
+	// even without -v. It prints as a "log" line.
+	LevelNotice
 )
 
 // Logger receives the server's messages. A nil Logger discards them.
@@ -55,8 +59,8 @@ func (l *TextLogger) Log(level Level, msg string) {
 		if l.Err != nil {
 			w = l.Err
 		}
-	case LevelLog:
-		if l.Verbosity < 1 {
+	case LevelLog, LevelNotice:
+		if l.Verbosity < 1 && level == LevelLog {
 			return
 		}
 		tag, end = "[log]", "."

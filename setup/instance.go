@@ -184,7 +184,7 @@ func (in *Instance) OpenStorage() error {
 		in.Logger.Log(protocol.LevelError, fmt.Sprintf("cleaning leftovers in %s: %v", o.Directory, err))
 	}
 	if len(removed) > 0 {
-		in.Logger.Log(protocol.LevelLog, fmt.Sprintf("Removed %d unfinished upload(s) left by an earlier run: %s", len(removed), strings.Join(removed, ", ")))
+		in.Logger.Log(protocol.LevelNotice, fmt.Sprintf("Removed %d unfinished upload(s) left by an earlier run: %s", len(removed), strings.Join(removed, ", ")))
 	}
 	in.Storage = st
 	in.Server.Storage = st
