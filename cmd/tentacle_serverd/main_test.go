@@ -413,7 +413,7 @@ func TestStopLetsUploadFinish(t *testing.T) {
 // temporary file.
 func TestKillMidUploadLeavesNoFile(t *testing.T) {
 	e := newEnv(t, "nobody")
-	cmd, out := e.start()
+	cmd, _ := e.start()
 	c, err := protocol.Dial(e.addr())
 	if err != nil {
 		t.Fatal(err)
@@ -430,7 +430,7 @@ func TestKillMidUploadLeavesNoFile(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(e.spool, "killed.data")); err == nil {
 		t.Fatal("partial file under its final name")
 	}
-	_, out = e.start()
+	_, out := e.start()
 	waitFor(t, "the clean-up", func() bool {
 		entries, _ := os.ReadDir(e.spool)
 		return len(entries) == 0
