@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"sync"
 	"time"
 
@@ -55,6 +56,7 @@ func Start(envFile string, required bool, environ []string, stdout, stderr io.Wr
 		return nil, errors.New("TENTACLE_EXT_OPTS: -w cannot be used by a service, which has no terminal to ask on; use a key without a password, readable only by root")
 	}
 	d.cfg = cfg
+	d.environ = withoutFileEcho(environ, cfg.EnvFile)
 	var id *privileges.Identity
 	if privileges.IsRoot() {
 		if id, err = privileges.Lookup(cfg.User); err != nil {
@@ -128,6 +130,35 @@ func Start(envFile string, required bool, environ []string, stdout, stderr io.Wr
 	d.notify.Ready()
 	d.notify.Status("serving; " + d.counters.String())
 	return d, nil
+}
+
+// withoutFileEcho drops from environ the variables whose value is the one
+// the env file gives them. Under systemd, EnvironmentFile= copies the file
+// into the environment at start; since the environment wins over the file,
+// those stale copies would hide every edit from a reload. A variable the
+// environment sets to another value (Environment= in a unit drop-in) is a
+// real override and stays.
+func withoutFileEcho(environ []string, envFile string) []string {
+	if envFile == "" {
+		return environ
+	}
+	vars, err := ReadEnvFile(envFile)
+	if err != nil {
+		return environ
+	}
+	fromFile := map[string]string{}
+	for _, v := range vars {
+		fromFile[v.Key] = v.Value
+	}
+	var kept []string
+	for _, kv := range environ {
+		k, v, _ := strings.Cut(kv, "=")
+		if fv, ok := fromFile[k]; ok && fv == v {
+			continue
+		}
+		kept = append(kept, kv)
+	}
+	return kept
 }
 
 // wire connects a server to the daemon's storage, records and counters.

@@ -110,3 +110,12 @@ func TestOpenTransferLogFails(t *testing.T) {
 		t.Fatalf("got %v", err)
 	}
 }
+
+func TestWithoutFileEcho(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "env")
+	os.WriteFile(file, []byte("TENTACLE_PORT=41121\nTENTACLE_USER=pandora\n"), 0o644)
+	got := withoutFileEcho([]string{"TENTACLE_PORT=41121", "TENTACLE_USER=other", "PATH=/bin"}, file)
+	if strings.Join(got, " ") != "TENTACLE_USER=other PATH=/bin" {
+		t.Fatalf("kept %v: the copy of the file's port must go, the real override stay", got)
+	}
+}
