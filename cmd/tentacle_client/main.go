@@ -106,7 +106,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 			continue
 		}
 		failed = true
-		s.errorf("%s", sentence(err))
+		s.errorf("%s", s.sentence(err))
 		var refusal *protocol.ReplyError
 		if !errors.As(err, &refusal) {
 			return 1 // the connection is gone or out of step
@@ -248,10 +248,13 @@ func (s *session) get(c *protocol.Client, name string) error {
 
 // sentence renders an error the way the reference client words them:
 // "Server responded SEND ERR (file already exists)."
-func sentence(err error) string {
+func (s *session) sentence(err error) string {
 	var refusal *protocol.ReplyError
 	if errors.As(err, &refusal) {
 		return "Server responded " + refusal.Line + "."
+	}
+	if errors.Is(err, io.ErrUnexpectedEOF) {
+		return fmt.Sprintf("Connection from %s unexpectedly closed.", s.o.Address)
 	}
 	msg := err.Error()
 	return strings.ToUpper(msg[:1]) + msg[1:] + "."
