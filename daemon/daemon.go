@@ -30,14 +30,16 @@ type Daemon struct {
 	stdout   io.Writer
 	stderr   io.Writer
 
-	mu       sync.Mutex // guards cfg, logger and records on reload
-	cfg      *Config
-	logger   *protocol.TextLogger
-	records  *TransferLog
-	instance *setup.Instance
-	gens     *Generations
-	counters Counters
-	notify   Notifier
+	mu      sync.Mutex // guards cfg, logger and records on reload
+	cfg     *Config
+	logger  *protocol.TextLogger
+	records *TransferLog
+	// serviceLog holds the messages of a detached daemon; nil otherwise.
+	serviceLog *TransferLog
+	instance   *setup.Instance
+	gens       *Generations
+	counters   Counters
+	notify     Notifier
 }
 
 // Start reads the configuration, binds its sockets (or takes the ones
@@ -64,13 +66,30 @@ func Start(envFile string, required bool, environ []string, stdout, stderr io.Wr
 		}
 	}
 
+	var serviceLog *TransferLog
+	if stdout == nil && cfg.Server.LogFile == "" {
+		// Detached by an init script, with no terminal and no journal:
+		// keep the messages next to the transfer log, rotated alike.
+		if serviceLog, err = OpenTransferLog(ServiceLogPath(cfg), cfg.rotation()); err != nil {
+			return nil, fmt.Errorf("service log: %w", err)
+		}
+		stdout, stderr = serviceLog.TextWriter(), serviceLog.TextWriter()
+		if id != nil {
+			if err := chownForUser(ServiceLogPath(cfg), id); err != nil {
+				return nil, fmt.Errorf("service log: %w", err)
+			}
+		}
+	}
 	in, err := setup.New(cfg.Server, "", stdout, stderr)
 	if err != nil {
 		return nil, err
 	}
-	d.instance, d.logger = in, in.Logger
+	d.instance, d.logger, d.serviceLog = in, in.Logger, serviceLog
 	fail := func(err error) (*Daemon, error) {
 		in.Close()
+		if serviceLog != nil {
+			serviceLog.Close()
+		}
 		if d.records != nil {
 			d.records.Close()
 		}
@@ -159,6 +178,13 @@ func withoutFileEcho(environ []string, envFile string) []string {
 		kept = append(kept, kv)
 	}
 	return kept
+}
+
+// ServiceLogPath is where a detached daemon writes its messages when
+// TENTACLE_EXT_OPTS names no -l file: tentacle_serverd.log beside the
+// transfer log.
+func ServiceLogPath(cfg *Config) string {
+	return filepath.Join(filepath.Dir(cfg.LogFile), "tentacle_serverd.log")
 }
 
 // wire connects a server to the daemon's storage, records and counters.
@@ -282,6 +308,9 @@ func (d *Daemon) RotateRecords() error {
 	d.mu.Lock()
 	records := d.records
 	d.mu.Unlock()
+	if d.serviceLog != nil {
+		d.serviceLog.Rotate()
+	}
 	if err := records.Rotate(); err != nil {
 		d.logf(protocol.LevelError, "rotating the transfer log: %v", err)
 		return err
@@ -308,6 +337,9 @@ func (d *Daemon) Stop() error {
 	d.mu.Lock()
 	d.records.Close()
 	d.mu.Unlock()
+	if d.serviceLog != nil {
+		d.serviceLog.Close()
+	}
 	return err
 }
 

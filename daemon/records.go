@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -149,6 +150,18 @@ func (l *TransferLog) Rotate() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.file.Rotate()
+}
+
+// TextWriter writes plain lines to the log's file, with the same rotation:
+// the service log of a detached daemon is one. Each Write is one message.
+func (l *TransferLog) TextWriter() io.Writer { return textWriter{l} }
+
+type textWriter struct{ l *TransferLog }
+
+func (w textWriter) Write(p []byte) (int, error) {
+	w.l.mu.Lock()
+	defer w.l.mu.Unlock()
+	return w.l.file.Write(p)
 }
 
 // Close closes the current file.

@@ -108,10 +108,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 0
 	}
 
+	if detach.IsChild(os.Getenv) {
+		// Standard streams lead to /dev/null: the daemon logs to a file.
+		stdout, stderr = nil, nil
+	}
 	d, err := daemon.Start(path, required, os.Environ(), stdout, stderr)
 	if err != nil {
 		detach.Fail(err.Error())
-		return fail(stderr, "%v", err)
+		return fail(os.Stderr, "%v", err)
 	}
 	reload, rotate, stop := notifySignals()
 	detach.Ready()

@@ -562,6 +562,10 @@ func TestDetachWithPidfile(t *testing.T) {
 	if err := send(e.addr(), "", "bg.data", "x"); err != nil {
 		t.Fatalf("not serving when -d returned: %v", err)
 	}
+	// With no terminal, the messages go to a file beside the transfer log.
+	if log, err := os.ReadFile(filepath.Join(e.logs, "tentacle_serverd.log")); err != nil || !strings.Contains(string(log), "Server listening on 127.0.0.1 port "+e.port) {
+		t.Errorf("service log: %v %q", err, log)
+	}
 	syscall.Kill(pid, syscall.SIGTERM)
 	waitFor(t, "the background daemon to stop", func() bool { return syscall.Kill(pid, 0) != nil })
 
