@@ -586,6 +586,13 @@ func TestCommandLine(t *testing.T) {
 	if err != nil || !strings.Contains(string(out), "SIGHUP") {
 		t.Errorf("--help: %v %q", err, out)
 	}
+	if _, err := os.Stat(initScript); err != nil {
+		// Not installed here: status says so with LSB's "not running".
+		out, err = exec.Command(daemonBin, "status").CombinedOutput()
+		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 3 {
+			t.Errorf("status without the service: %v %q, want exit 3", err, out)
+		}
+	}
 	out, err = exec.Command(daemonBin, "frobnicate").CombinedOutput()
 	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 || !strings.Contains(string(out), "frobnicate") {
 		t.Errorf("unknown command: %v %q", err, out)

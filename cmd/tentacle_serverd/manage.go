@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"os/exec"
 
 	"github.com/kardianos/service"
 )
@@ -39,6 +41,11 @@ func manage(command string, stdout, stderr io.Writer) int {
 			fmt.Fprintln(stdout, "tentacle_serverd is not installed")
 			return 3
 		case err != nil:
+			// kardianos reads the output of the scripts it writes itself;
+			// the packaged init script answers in LSB exit codes instead.
+			if code, ok := initScriptStatus(stdout, stderr); ok {
+				return code
+			}
 			fail(stderr, "status: %v", err)
 			return 4
 		case st == service.StatusRunning:
@@ -56,4 +63,27 @@ func manage(command string, stdout, stderr io.Writer) int {
 		return 0
 	}
 	return fail(stderr, "unknown command %q: use install, uninstall, start, stop, restart or status", command)
+}
+
+// initScript is where the package installs its init script.
+const initScript = "/etc/init.d/tentacle_serverd"
+
+// initScriptStatus asks the packaged init script, when there is one, and
+// passes its LSB status on; without one the service is not installed (3).
+func initScriptStatus(stdout, stderr io.Writer) (int, bool) {
+	if _, err := os.Stat(initScript); err != nil {
+		fmt.Fprintln(stdout, "tentacle_serverd is not installed")
+		return 3, true
+	}
+	cmd := exec.Command(initScript, "status")
+	cmd.Stdout, cmd.Stderr = stdout, stderr
+	err := cmd.Run()
+	var exit *exec.ExitError
+	switch {
+	case err == nil:
+		return 0, true
+	case errors.As(err, &exit):
+		return exit.ExitCode(), true
+	}
+	return 0, false
 }
