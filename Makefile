@@ -11,7 +11,17 @@ RUN_PORT  ?= 41121
 RUN_USER  ?= nobody
 PANDORA_FILTERS := .*\.conf:conf;.*\.md5:md5;.*\.zip:collections;.*\.lock:trans;.*\.rcmd:commands
 
-.PHONY: all build test run bench cross lint clean
+# package: the .deb and .rpm (see packaging/). PKG_VERSION empty means
+# "from git" (packaging/mkpkg/version.go: v1.2.3 -> 1.2.3, no tag ->
+# 0.1.0~git<date>.<sha>, no git -> 0.1.0); PKG_ARCH is Go's name.
+PKG_PROGRAMS := tentacle_server tentacle_client tentacle_serverd
+PKG_MANPAGES := man/tentacle_server.1 man/tentacle_client.1 man/tentacle_serverd.8
+PKG_VERSION  ?=
+PKG_ARCH     ?= amd64
+PKG_OUT      ?= dist
+PKG_BUILD    := $(PKG_OUT)/.pkgbuild
+
+.PHONY: all build test run bench cross lint clean package
 
 all: build
 
@@ -45,11 +55,22 @@ cross:
 	@mkdir -p dist
 	for target in linux/amd64 linux/arm64 windows/amd64; do \
 	  os=$${target%/*}; arch=$${target#*/}; ext=; [ $$os = windows ] && ext=.exe; \
-	  for p in $(PROGRAMS); do \
+	  for p in $(PROGRAMS) tentacle_serverd; do \
 	    CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build -trimpath -ldflags '$(LDFLAGS)' \
 	      -o dist/$$os-$$arch/$$p$$ext ./cmd/$$p || exit 1; \
 	  done; \
 	done
+
+# package: static linux binaries, gzipped manual pages, then packaging/mkpkg
+# writes $(PKG_OUT)/tentacle_<version>_<arch>.deb and
+# $(PKG_OUT)/tentacle-<version>-1.<arch>.rpm and prints their paths.
+package:
+	rm -rf $(PKG_BUILD)
+	@mkdir -p $(PKG_BUILD)/man
+	CGO_ENABLED=0 GOOS=linux GOARCH=$(PKG_ARCH) $(GO) build -trimpath -ldflags '$(LDFLAGS)' \
+	  -o $(PKG_BUILD)/ $(addprefix ./cmd/,$(PKG_PROGRAMS))
+	for m in $(PKG_MANPAGES); do gzip -9n < $$m > $(PKG_BUILD)/man/$${m##*/}.gz || exit 1; done
+	$(GO) run ./packaging/mkpkg -build $(PKG_BUILD) -out $(PKG_OUT) -arch $(PKG_ARCH) $(if $(PKG_VERSION),-version '$(PKG_VERSION)')
 
 clean:
 	rm -rf $(BIN) dist run

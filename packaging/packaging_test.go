@@ -1,0 +1,642 @@
+//go:build linux
+
+package packaging
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// The packages are built once, by `make package`, for every test.
+var built struct {
+	once     sync.Once
+	dir      string
+	deb, rpm string
+	err      error
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if built.dir != "" {
+		os.RemoveAll(built.dir)
+	}
+	os.Exit(code)
+}
+
+// packages returns the .deb and the .rpm that `make package` builds from
+// this checkout.
+func packages(t *testing.T) (deb, rpm string) {
+	t.Helper()
+	for _, tool := range []string{"make", "go", "gzip"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("building the packages needs %s on PATH", tool)
+		}
+	}
+	built.once.Do(func() {
+		built.dir, built.err = os.MkdirTemp("", "tentacle-packages-")
+		if built.err != nil {
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, "make", "-C", "..", "package", "PKG_OUT="+built.dir)
+		// A make running this test must not hand its jobserver or flags
+		// to this one.
+		cmd.Env = withoutEnv(os.Environ(), "MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES")
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			built.err = fmt.Errorf("make package: %v\n%s", err, out)
+			return
+		}
+		debs, _ := filepath.Glob(filepath.Join(built.dir, "tentacle_*_amd64.deb"))
+		rpms, _ := filepath.Glob(filepath.Join(built.dir, "tentacle-*-1.x86_64.rpm"))
+		if len(debs) != 1 || len(rpms) != 1 {
+			built.err = fmt.Errorf("make package wrote %q and %q, want one tentacle_<version>_amd64.deb and one tentacle-<version>-1.x86_64.rpm\n%s", debs, rpms, out)
+			return
+		}
+		built.deb, built.rpm = debs[0], rpms[0]
+	})
+	if built.err != nil {
+		t.Fatal(built.err)
+	}
+	return built.deb, built.rpm
+}
+
+func withoutEnv(env []string, names ...string) []string {
+	return slices.DeleteFunc(slices.Clone(env), func(kv string) bool {
+		k, _, _ := strings.Cut(kv, "=")
+		return slices.Contains(names, k)
+	})
+}
+
+// needTool skips the test when a program is missing.
+func needTool(t *testing.T, name, debianPackage string) {
+	t.Helper()
+	if _, err := exec.LookPath(name); err != nil {
+		t.Skipf("%s is not installed (Debian package %s)", name, debianPackage)
+	}
+}
+
+// run runs a command and returns its output and exit status; a command
+// that cannot run, or runs for over two minutes, fails the test.
+func run(t *testing.T, name string, args ...string) (string, int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive", "LC_ALL=C")
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run()
+	if ctx.Err() != nil {
+		t.Fatalf("%s %s: timed out\n%s", name, strings.Join(args, " "), out.String())
+	}
+	var exit *exec.ExitError
+	if err != nil && !errors.As(err, &exit) {
+		t.Fatalf("%s %s: %v", name, strings.Join(args, " "), err)
+	}
+	return out.String(), cmd.ProcessState.ExitCode()
+}
+
+// mustRun runs a command that must succeed.
+func mustRun(t *testing.T, name string, args ...string) string {
+	t.Helper()
+	out, code := run(t, name, args...)
+	if code != 0 {
+		t.Fatalf("%s %s: exit status %d\n%s", name, strings.Join(args, " "), code, out)
+	}
+	return out
+}
+
+var maintainerScripts = []string{
+	"scripts/deb/postinst", "scripts/deb/prerm", "scripts/deb/postrm",
+	"scripts/rpm/post", "scripts/rpm/preun", "scripts/rpm/postun",
+}
+
+func TestMaintainerScriptsShellcheck(t *testing.T) {
+	needTool(t, "shellcheck", "shellcheck")
+	out, code := run(t, "shellcheck", append([]string{"--shell=sh", "--severity=style"}, maintainerScripts...)...)
+	if code != 0 {
+		t.Fatalf("shellcheck:\n%s", out)
+	}
+}
+
+// The user and directories are made by the same code in both formats.
+func TestMaintainerScriptsShareSetup(t *testing.T) {
+	block := func(path string) string {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := string(b)
+		i := strings.Index(s, "# BEGIN pandora user and directories")
+		j := strings.Index(s, "# END pandora user and directories")
+		if i < 0 || j < i {
+			t.Fatalf("%s: no BEGIN/END pandora user and directories block", path)
+		}
+		return s[i:j]
+	}
+	if deb, rpm := block("scripts/deb/postinst"), block("scripts/rpm/post"); deb != rpm {
+		t.Errorf("the user and directories block differs between scripts/deb/postinst and scripts/rpm/post:\n%s\n---\n%s", deb, rpm)
+	}
+}
+
+func TestDebLintian(t *testing.T) {
+	needTool(t, "lintian", "lintian")
+	deb, _ := packages(t)
+	// No --suppress-tags: the one tag this package expects,
+	// statically-linked-binary, is overridden in the package itself
+	// (lintian-overrides), where Debian tools look for it.
+	out, _ := run(t, "lintian", "--info", deb)
+	var errs []string
+	for line := range strings.Lines(out) {
+		switch {
+		case strings.HasPrefix(line, "E: "):
+			errs = append(errs, strings.TrimSpace(line))
+		case strings.HasPrefix(line, "W: "):
+			t.Log(strings.TrimSpace(line))
+		}
+	}
+	if len(errs) > 0 {
+		t.Errorf("lintian errors:\n%s\n\nfull output:\n%s", strings.Join(errs, "\n"), out)
+	}
+}
+
+// debFiles lists the .deb's files (not directories), and its conffiles.
+func debFiles(t *testing.T, deb string) (files map[string]string, conffiles []string) {
+	t.Helper()
+	files = map[string]string{}
+	for line := range strings.Lines(mustRun(t, "dpkg-deb", "--contents", deb)) {
+		f := strings.Fields(line)
+		if len(f) < 6 || strings.HasPrefix(f[0], "d") {
+			continue
+		}
+		files[strings.TrimPrefix(f[5], ".")] = f[0]
+	}
+	dir := t.TempDir()
+	mustRun(t, "dpkg-deb", "--control", deb, dir)
+	b, err := os.ReadFile(filepath.Join(dir, "conffiles"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return files, strings.Fields(string(b))
+}
+
+func TestRPMMatchesDeb(t *testing.T) {
+	needTool(t, "dpkg-deb", "dpkg")
+	needTool(t, "rpm", "rpm")
+	deb, rpm := packages(t)
+	debList, debConf := debFiles(t, deb)
+
+	// What the .rpm has instead of the .deb's files, by the conventions of
+	// RPM systems; "" for what only the .deb has.
+	rename := map[string]string{
+		"/usr/share/doc/tentacle/changelog.gz":  "",
+		"/usr/share/lintian/overrides/tentacle": "",
+		"/usr/share/doc/tentacle/copyright":     "/usr/share/licenses/tentacle/copyright",
+	}
+	prefixes := [][2]string{
+		{"/lib/systemd/system/", "/usr/lib/systemd/system/"},
+		{"/etc/default/", "/etc/sysconfig/"},
+		{"/etc/init.d/", "/etc/rc.d/init.d/"},
+	}
+	want := map[string]string{}
+	for name, mode := range debList {
+		if to, ok := rename[name]; ok {
+			name = to
+		}
+		for _, p := range prefixes {
+			if rest, ok := strings.CutPrefix(name, p[0]); ok {
+				name = p[1] + rest
+			}
+		}
+		if name != "" {
+			want[name] = mode
+		}
+	}
+	got := map[string]string{}
+	for line := range strings.Lines(mustRun(t, "rpm", "-qp", "--queryformat", "[%{FILEMODES:perms} %{FILENAMES}\n]", rpm)) {
+		mode, name, ok := strings.Cut(strings.TrimSpace(line), " ")
+		if ok && !strings.HasPrefix(mode, "d") {
+			got[name] = mode
+		}
+	}
+	for name, mode := range want {
+		if got[name] != mode {
+			t.Errorf(".rpm: %s is %q, want %q (as in the .deb)", name, got[name], mode)
+		}
+	}
+	for name := range got {
+		if _, ok := want[name]; !ok {
+			t.Errorf(".rpm has %s, which the .deb has not", name)
+		}
+	}
+
+	wantDebConf := []string{"/etc/default/tentacle_serverd", "/etc/init.d/tentacle_serverd", "/etc/tentacle/tentacle_server.conf"}
+	slices.Sort(debConf)
+	if !slices.Equal(debConf, wantDebConf) {
+		t.Errorf(".deb conffiles: %q, want %q", debConf, wantDebConf)
+	}
+	rpmConf := strings.Fields(mustRun(t, "rpm", "-qpc", rpm))
+	slices.Sort(rpmConf)
+	if want := []string{"/etc/sysconfig/tentacle_serverd", "/etc/tentacle/tentacle_server.conf"}; !slices.Equal(rpmConf, want) {
+		t.Errorf(".rpm config files: %q, want %q", rpmConf, want)
+	}
+	// %config(noreplace): rpm's file flags, 1 config, 16 noreplace.
+	for line := range strings.Lines(mustRun(t, "rpm", "-qp", "--queryformat", "[%{FILEFLAGS} %{FILENAMES}\n]", rpm)) {
+		flags, name, _ := strings.Cut(strings.TrimSpace(line), " ")
+		n, _ := strconv.Atoi(flags)
+		if slices.Contains(rpmConf, name) && n&(1|16) != 1|16 {
+			t.Errorf(".rpm: %s is not %%config(noreplace) (flags %d)", name, n)
+		}
+	}
+}
+
+func TestPackageScripts(t *testing.T) {
+	needTool(t, "dpkg-deb", "dpkg")
+	needTool(t, "rpm", "rpm")
+	deb, rpm := packages(t)
+
+	dir := t.TempDir()
+	mustRun(t, "dpkg-deb", "--control", deb, dir)
+	for _, s := range []string{"postinst", "prerm", "postrm"} {
+		want, err := os.ReadFile("scripts/deb/" + s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := os.ReadFile(filepath.Join(dir, s))
+		if err != nil {
+			t.Errorf(".deb: no %s: %v", s, err)
+			continue
+		}
+		if !bytes.Equal(got, want) {
+			t.Errorf(".deb: %s is not scripts/deb/%s", s, s)
+		}
+		if fi, err := os.Stat(filepath.Join(dir, s)); err == nil && fi.Mode().Perm() != 0o755 {
+			t.Errorf(".deb: %s has mode %v, want 0755", s, fi.Mode().Perm())
+		}
+	}
+
+	scripts := mustRun(t, "rpm", "-qp", "--scripts", rpm)
+	for _, s := range []struct{ file, header string }{
+		{"scripts/rpm/post", "postinstall scriptlet (using /bin/sh):"},
+		{"scripts/rpm/preun", "preuninstall scriptlet (using /bin/sh):"},
+		{"scripts/rpm/postun", "postuninstall scriptlet (using /bin/sh):"},
+	} {
+		want, err := os.ReadFile(s.file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(scripts, s.header+"\n"+strings.TrimRight(string(want), "\n")) {
+			t.Errorf(".rpm: no %q followed by %s in rpm --scripts:\n%s", s.header, s.file, scripts)
+		}
+	}
+}
+
+// TestDebInstall installs the .deb on this machine and runs the service
+// as an administrator would, through the init script (or systemd, when it
+// runs), then purges the package. The machine is left as found: what the
+// test or the package created (the pandora user and group, the spool and
+// log directories, the file sent) is removed at the end, even on failure.
+func TestDebInstall(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("installs a package: needs root; CI runs as root")
+	}
+	if _, err := os.Stat("/var/lib/dpkg/status"); err != nil {
+		t.Skip("not a Debian system: no dpkg database")
+	}
+	needTool(t, "dpkg", "dpkg")
+	needTool(t, "service", "init-system-helpers")
+	needTool(t, "useradd", "passwd")
+	if st := packageStatus(t); st != "" {
+		t.Skipf("a tentacle package is on this machine (status %s): not touching it", st)
+	}
+	l, err := net.Listen("tcp", ":41121")
+	if err != nil {
+		t.Skipf("port 41121 is busy: %v", err)
+	}
+	l.Close()
+	deb, _ := packages(t)
+
+	// Files the package would overwrite (a Pandora FMS installed by hand,
+	// say) stop the test, as would a transfer log that the purge removes.
+	files, _ := debFiles(t, deb)
+	for name := range files {
+		if _, err := os.Lstat(name); err == nil {
+			t.Skipf("%s exists and is no package's: the test would replace it", name)
+		}
+	}
+	for _, p := range []string{"/var/log/tentacle/transfers.log", "/var/log/tentacle/tentacle_serverd.log", "/run/tentacle_serverd.pid"} {
+		if _, err := os.Lstat(p); err == nil {
+			t.Skipf("%s exists: the test would remove it", p)
+		}
+	}
+
+	// What the machine had before.
+	exists := func(p string) bool { _, err := os.Lstat(p); return err == nil }
+	hadUser := lookupUser("pandora") != nil
+	_, groupErr := user.LookupGroup("pandora")
+	hadGroup := groupErr == nil
+	// The directories the package may create, parents first.
+	dirs := []string{"/var/spool/pandora", "/var/spool/pandora/data_in"}
+	for _, sub := range []string{"conf", "md5", "collections", "trans", "commands"} {
+		dirs = append(dirs, "/var/spool/pandora/data_in/"+sub)
+	}
+	dirs = append(dirs, "/var/log/tentacle")
+	hadDirs := map[string]bool{}
+	for _, d := range dirs {
+		hadDirs[d] = exists(d)
+	}
+	var sent []string // files the test sent into the spool
+	var daemonPID int
+	t.Cleanup(func() {
+		if packageStatus(t) != "" {
+			if out, code := run(t, "service", "tentacle_serverd", "stop"); code != 0 {
+				t.Logf("cleanup: service tentacle_serverd stop: exit status %d\n%s", code, out)
+			}
+			if out, code := run(t, "dpkg", "--purge", "tentacle"); code != 0 {
+				t.Errorf("cleanup: dpkg --purge tentacle: exit status %d\n%s", code, out)
+			}
+		}
+		if daemonPID > 0 && isDaemon(daemonPID) {
+			t.Errorf("cleanup: the daemon (pid %d) still runs: killing it", daemonPID)
+			syscall.Kill(daemonPID, syscall.SIGKILL)
+		}
+		for _, f := range sent {
+			os.Remove(f)
+		}
+		for _, d := range slices.Backward(dirs) {
+			if !hadDirs[d] {
+				if err := os.RemoveAll(d); err != nil {
+					t.Errorf("cleanup: %v", err)
+				}
+			}
+		}
+		if !hadUser && lookupUser("pandora") != nil {
+			if out, code := run(t, "userdel", "pandora"); code != 0 {
+				t.Errorf("cleanup: userdel pandora: exit status %d\n%s", code, out)
+			}
+		}
+		if _, err := user.LookupGroup("pandora"); !hadGroup && err == nil {
+			if out, code := run(t, "groupdel", "pandora"); code != 0 {
+				t.Errorf("cleanup: groupdel pandora: exit status %d\n%s", code, out)
+			}
+		}
+	})
+
+	// Install. Whether the postinst could start the service depends on
+	// the machine (policy-rc.d forbids it in containers); it must not
+	// fail the installation either way.
+	out := mustRun(t, "dpkg", "--install", deb)
+	t.Logf("dpkg --install:\n%s", out)
+
+	pandora := lookupUser("pandora")
+	if pandora == nil {
+		t.Fatal("the package did not create the pandora user")
+	}
+	if shell := loginShell(t, "pandora"); !slices.Contains([]string{"/usr/sbin/nologin", "/sbin/nologin", "/bin/false"}, shell) {
+		t.Errorf("pandora's shell is %s, want no login shell", shell)
+	}
+	if !hadUser && pandora.HomeDir != "/var/spool/pandora" {
+		t.Errorf("pandora's home is %s, want /var/spool/pandora", pandora.HomeDir)
+	}
+	uid, _ := strconv.Atoi(pandora.Uid)
+	wantDirs := map[string]fs.FileMode{"/var/spool/pandora/data_in": fs.ModeSetgid | 0o770, "/var/log/tentacle": 0o750}
+	for _, sub := range []string{"conf", "md5", "collections", "trans", "commands"} {
+		wantDirs["/var/spool/pandora/data_in/"+sub] = fs.ModeSetgid | 0o770
+	}
+	for d, mode := range wantDirs {
+		fi, err := os.Stat(d)
+		if err != nil {
+			t.Errorf("the package did not create %s: %v", d, err)
+			continue
+		}
+		if hadDirs[d] {
+			continue
+		}
+		if got := fi.Mode() & (fs.ModePerm | fs.ModeSetgid); got != mode {
+			t.Errorf("%s: mode %v, want %v", d, got, mode)
+		}
+		if st := fi.Sys().(*syscall.Stat_t); int(st.Uid) != uid {
+			t.Errorf("%s: owner uid %d, want pandora (%d)", d, st.Uid, uid)
+		}
+	}
+
+	// Start (again, if the postinst did): the init script says so and
+	// exits 0.
+	out = mustRun(t, "service", "tentacle_serverd", "start")
+	t.Logf("service tentacle_serverd start: %s", out)
+	daemonPID = servicePID(t)
+	if got := procIDs(t, daemonPID, "Uid:"); got != [4]int{uid, uid, uid, uid} {
+		t.Errorf("the daemon (pid %d) runs as uids %v, want pandora (%d) for all", daemonPID, got, uid)
+	}
+
+	send := func(what string) {
+		t.Helper()
+		name := "tentacle-packaging-test-" + randomHex(t) + ".data"
+		src := filepath.Join(t.TempDir(), name)
+		content := []byte("<agent_data " + what + "/>\n")
+		if err := os.WriteFile(src, content, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		dst := filepath.Join("/var/spool/pandora/data_in", name)
+		sent = append(sent, dst)
+		mustRun(t, "/usr/bin/tentacle_client", "-a", "127.0.0.1", "-p", "41121", src)
+		got, err := os.ReadFile(dst)
+		if err != nil {
+			t.Fatalf("the file sent %s is not in the spool: %v", what, err)
+		}
+		if !bytes.Equal(got, content) {
+			t.Errorf("%s: %q, want %q", dst, got, content)
+		}
+		fi, _ := os.Stat(dst)
+		if st := fi.Sys().(*syscall.Stat_t); int(st.Uid) != uid {
+			t.Errorf("%s: owner uid %d, want pandora (%d)", dst, st.Uid, uid)
+		}
+	}
+	send("before reload")
+
+	mustRun(t, "service", "tentacle_serverd", "reload")
+	time.Sleep(500 * time.Millisecond) // the reload is a signal: let it land
+	if pid := servicePID(t); pid != daemonPID || !isDaemon(pid) {
+		t.Fatalf("after reload the daemon is pid %d (alive: %v), want the same pid %d", pid, isDaemon(pid), daemonPID)
+	}
+	send("after reload")
+
+	if out, code := run(t, "service", "tentacle_serverd", "status"); code != 0 {
+		t.Errorf("service tentacle_serverd status while running: exit status %d, want 0\n%s", code, out)
+	}
+	mustRun(t, "service", "tentacle_serverd", "stop")
+	if out, code := run(t, "service", "tentacle_serverd", "status"); code != 3 {
+		t.Errorf("service tentacle_serverd status when stopped: exit status %d, want 3\n%s", code, out)
+	}
+	waitGone(t, daemonPID)
+
+	out = mustRun(t, "dpkg", "--purge", "tentacle")
+	t.Logf("dpkg --purge:\n%s", out)
+	for _, f := range sent {
+		if _, err := os.Stat(f); err != nil {
+			t.Errorf("the purge removed the spool's data: %v", err)
+		}
+	}
+	if lookupUser("pandora") == nil {
+		t.Error("the purge removed the pandora user")
+	}
+	for name := range files {
+		if exists(name) {
+			t.Errorf("%s is still there after the purge", name)
+		}
+	}
+	// Nothing left of the boot-time links.
+	var left []string
+	for _, pattern := range []string{
+		"/etc/rc?.d/[SK]??tentacle_serverd",
+		"/etc/systemd/system/tentacle_serverd.*",
+		"/etc/systemd/system/*/tentacle_serverd.*",
+		"/var/lib/systemd/deb-systemd-helper-enabled/tentacle_serverd.*",
+		"/var/lib/systemd/deb-systemd-helper-enabled/*/tentacle_serverd.*",
+		"/var/lib/systemd/deb-systemd-helper-masked/tentacle_serverd.*",
+		"/etc/tentacle",
+	} {
+		m, _ := filepath.Glob(pattern)
+		left = append(left, m...)
+	}
+	if !hadDirs["/var/log/tentacle"] && exists("/var/log/tentacle") {
+		left = append(left, "/var/log/tentacle")
+	}
+	if len(left) > 0 {
+		t.Errorf("left after the purge: %q", left)
+	}
+}
+
+// packageStatus is the tentacle package's dpkg status (installed,
+// config-files…), "" when dpkg knows no such package or it is not
+// installed.
+func packageStatus(t *testing.T) string {
+	t.Helper()
+	out, code := run(t, "dpkg-query", "--show", "--showformat=${db:Status-Status}", "tentacle")
+	if code != 0 || out == "not-installed" {
+		return ""
+	}
+	return out
+}
+
+// lookupUser returns the user, nil if there is none.
+func lookupUser(name string) *user.User {
+	u, err := user.Lookup(name)
+	if err != nil {
+		return nil
+	}
+	return u
+}
+
+// loginShell is the user's shell in the passwd database.
+func loginShell(t *testing.T, name string) string {
+	t.Helper()
+	f := strings.Split(strings.TrimSpace(mustRun(t, "getent", "passwd", name)), ":")
+	if len(f) < 7 {
+		t.Fatalf("getent passwd %s: %q", name, f)
+	}
+	return f[6]
+}
+
+// servicePID is the running daemon's process ID: from the init script's
+// pid file, or from systemd when it runs the service.
+func servicePID(t *testing.T) int {
+	t.Helper()
+	var s string
+	if fi, err := os.Stat("/run/systemd/system"); err == nil && fi.IsDir() {
+		s = mustRun(t, "systemctl", "show", "--property=MainPID", "--value", "tentacle_serverd.service")
+	} else {
+		b, err := os.ReadFile("/run/tentacle_serverd.pid")
+		if err != nil {
+			t.Fatalf("no pid file: %v", err)
+		}
+		s = string(b)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(s))
+	if err != nil || pid <= 0 {
+		t.Fatalf("the daemon's pid: %q", s)
+	}
+	return pid
+}
+
+// procIDs returns the four IDs of a "Uid:" or "Gid:" line of
+// /proc/PID/status.
+func procIDs(t *testing.T, pid int, key string) [4]int {
+	t.Helper()
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Fatalf("the daemon (pid %d) is not running: %v", pid, err)
+	}
+	defer f.Close()
+	var ids [4]int
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		if len(fields) == 5 && fields[0] == key {
+			for i := range ids {
+				ids[i], _ = strconv.Atoi(fields[i+1])
+			}
+			return ids
+		}
+	}
+	t.Fatalf("/proc/%d/status has no %s line", pid, key)
+	return ids
+}
+
+// isDaemon reports whether pid is a live tentacle_serverd (not a zombie,
+// not another program that got the number).
+func isDaemon(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return false
+	}
+	var name, state string
+	for line := range strings.Lines(string(b)) {
+		f := strings.Fields(line)
+		if len(f) >= 2 && f[0] == "Name:" {
+			name = f[1]
+		}
+		if len(f) >= 2 && f[0] == "State:" {
+			state = f[1]
+		}
+	}
+	return name == "tentacle_server" && state != "Z" && state != "X"
+}
+
+func waitGone(t *testing.T, pid int) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); isDaemon(pid); {
+		if time.Now().After(deadline) {
+			t.Fatalf("the daemon (pid %d) still runs after stop", pid)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func randomHex(t *testing.T) string {
+	b := make([]byte, 6)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	return hex.EncodeToString(b)
+}
