@@ -1,0 +1,240 @@
+//go:build linux
+
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime/pprof"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// Targets of the project, as fractions of the raw limits and memory bounds.
+const (
+	targetSmallRatio   = 0.70      // small files, at smallTargetClients and more
+	smallTargetClients = 16        // the small-file target applies from here
+	targetBigRatio     = 0.85      // large upload
+	targetBigHWM       = 48 << 20  // peak RSS during the large upload, bytes
+	targetIdleRSS      = 100 << 20 // RSS with the idle connections held, bytes
+)
+
+// config is the bench's command line.
+type config struct {
+	server       string
+	inProcess    bool
+	perl         string
+	parentDir    string
+	keep         bool
+	duration     time.Duration
+	rounds       int
+	storagePhase bool
+	clients      []int
+	fileSize     byteSize
+	bigSize      byteSize
+	perlSize     byteSize
+	idle         int
+	idleSend     bool
+	idleHold     time.Duration
+	maxConns     int
+	timeout      int
+	tests        map[string]bool
+	output       string
+	cpuProfile   string
+	verbose      bool
+}
+
+func main() {
+	cfg, err := parseFlags(os.Args[1:])
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "tentacle_bench:", err)
+		os.Exit(2)
+	}
+	if err := run(cfg); err != nil {
+		fmt.Fprintln(os.Stderr, "tentacle_bench:", err)
+		os.Exit(1)
+	}
+}
+
+func parseFlags(args []string) (*config, error) {
+	cfg := &config{fileSize: 4 << 10, bigSize: 1 << 30, perlSize: 100 << 20}
+	fs := flag.NewFlagSet("tentacle_bench", flag.ContinueOnError)
+	fs.StringVar(&cfg.server, "server", "bin/tentacle_server", "server binary under test")
+	fs.BoolVar(&cfg.inProcess, "inprocess", false, "serve with a protocol.Server inside the bench instead of -server (for development and profiling; memory figures are then the bench's own)")
+	fs.StringVar(&cfg.perl, "perl", "", "path of the Perl reference tentacle_server to compare with (skipped when empty)")
+	fs.StringVar(&cfg.parentDir, "dir", "/var/tmp", "directory in which a fresh temporary directory is made for the files (use a disk, not tmpfs)")
+	fs.BoolVar(&cfg.keep, "keep", false, "keep the temporary directory and its files")
+	fs.DurationVar(&cfg.duration, "duration", 5*time.Second, "small files: time measured for each side (raw, server...) at each concurrency, split over the rounds")
+	fs.IntVar(&cfg.rounds, "rounds", 4, "rounds of the small-file and large-upload tests, which alternate the order of raw and server (keep it even, so that each side goes first as often); rates are pooled over the rounds")
+	fs.BoolVar(&cfg.storagePhase, "storage", true, "in the small-file test, also measure protocol.DirStorage inside the bench, without network, to split the server's cost into storage and network/protocol")
+	clients := fs.String("clients", "1,16,64", "concurrent clients of the small-file phases, comma separated")
+	fs.Var(&cfg.fileSize, "filesize", "size of the small files (K, M, G suffixes are binary)")
+	fs.Var(&cfg.bigSize, "size", "size of the large upload")
+	fs.Var(&cfg.perlSize, "perlsize", "size of the large upload to the Perl server, which holds it in memory")
+	fs.IntVar(&cfg.idle, "idle", 1000, "idle connections to hold open")
+	fs.BoolVar(&cfg.idleSend, "idle-send", false, "each idle connection first sends one small file, then stays idle (default: connect and send nothing)")
+	fs.DurationVar(&cfg.idleHold, "idle-hold", 2*time.Second, "how long the idle connections are held before the server's RSS is read")
+	fs.IntVar(&cfg.maxConns, "c", 1100, "server's -c, maximum connections (must exceed -idle)")
+	fs.IntVar(&cfg.timeout, "t", 120, "server's -t, timeout in seconds (must outlast the idle phase)")
+	tests := fs.String("tests", "small,big,idle", "tests to run, comma separated: small, big, idle")
+	fs.StringVar(&cfg.output, "o", "", "also write the report to this file")
+	fs.StringVar(&cfg.cpuProfile, "cpuprofile", "", "write a CPU profile of the bench to this file (with -inprocess it covers the server)")
+	fs.BoolVar(&cfg.verbose, "v", false, "more progress on standard error")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	for f := range strings.SplitSeq(*clients, ",") {
+		var n int
+		if _, err := fmt.Sscan(strings.TrimSpace(f), &n); err != nil || n < 1 {
+			return nil, fmt.Errorf("-clients: %q is not a positive number", f)
+		}
+		cfg.clients = append(cfg.clients, n)
+	}
+	cfg.tests = make(map[string]bool)
+	for t := range strings.SplitSeq(*tests, ",") {
+		t = strings.TrimSpace(t)
+		switch t {
+		case "small", "big", "idle":
+			cfg.tests[t] = true
+		case "":
+		default:
+			return nil, fmt.Errorf("-tests: unknown test %q", t)
+		}
+	}
+	switch {
+	case cfg.duration <= 0:
+		return nil, fmt.Errorf("-duration must be positive")
+	case cfg.rounds < 1:
+		return nil, fmt.Errorf("-rounds must be at least 1")
+	case cfg.fileSize < 1 || cfg.bigSize < 1 || cfg.perlSize < 1:
+		return nil, fmt.Errorf("sizes must be at least 1 byte")
+	case cfg.idle < 0:
+		return nil, fmt.Errorf("-idle must not be negative")
+	case cfg.maxConns <= cfg.idle:
+		return nil, fmt.Errorf("-c %d must exceed -idle %d, or the server queues the new client behind the idle ones", cfg.maxConns, cfg.idle)
+	case cfg.timeout < 1:
+		return nil, fmt.Errorf("-t must be at least 1")
+	}
+	return cfg, nil
+}
+
+// progress reports what the bench is doing on standard error.
+func progress(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "%s  "+format+"\n", append([]any{time.Now().Format("15:04:05")}, args...)...)
+}
+
+func run(cfg *config) error {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	if cfg.cpuProfile != "" {
+		f, err := os.Create(cfg.cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
+
+	nofile, err := raiseFileLimit(uint64(2*cfg.idle + 1024))
+	if err != nil {
+		return err
+	}
+	if !cfg.inProcess {
+		if cfg.server, err = filepath.Abs(cfg.server); err != nil {
+			return err
+		}
+		if _, err := os.Stat(cfg.server); err != nil {
+			return fmt.Errorf("server binary: %w (build it with make build, or use -inprocess)", err)
+		}
+	}
+
+	work, err := newWorkDir(cfg.parentDir)
+	if err != nil {
+		return err
+	}
+	if cfg.keep {
+		progress("files are kept in %s", work.root)
+	} else {
+		defer work.remove()
+	}
+
+	rep := &report{cfg: cfg, started: time.Now(), args: os.Args, nofile: nofile, workRoot: work.root}
+	rep.machine = describeMachine(work.root)
+	if !cfg.inProcess {
+		rep.serverInfo = describeBinary(cfg.server)
+	}
+	if cfg.perl != "" {
+		rep.perlInfo = describeBinary(cfg.perl)
+	}
+	progress("working in %s (%s)", work.root, rep.machine.fs)
+
+	if cfg.tests["small"] && ctx.Err() == nil {
+		rep.small, err = runSmallFileTest(ctx, cfg, work)
+		if err != nil {
+			return fmt.Errorf("small files: %w", err)
+		}
+	}
+	if cfg.tests["big"] && ctx.Err() == nil {
+		rep.big, err = runBigFileTest(ctx, cfg, work)
+		if err != nil {
+			return fmt.Errorf("large upload: %w", err)
+		}
+	}
+	if cfg.tests["idle"] && ctx.Err() == nil {
+		rep.idle, err = runIdleTest(ctx, cfg, work)
+		if err != nil {
+			return fmt.Errorf("idle connections: %w", err)
+		}
+	}
+	if ctx.Err() != nil {
+		return fmt.Errorf("interrupted")
+	}
+	rep.finished = time.Now()
+
+	var out strings.Builder
+	rep.write(&out)
+	if _, err := io.WriteString(os.Stdout, out.String()); err != nil {
+		return err
+	}
+	if cfg.output != "" {
+		if err := os.WriteFile(cfg.output, []byte(out.String()), 0o644); err != nil {
+			return err
+		}
+		progress("report written to %s", cfg.output)
+	}
+	return nil
+}
+
+// raiseFileLimit sets RLIMIT_NOFILE to at least want (up to the hard limit).
+// Calling Setrlimit also makes the child processes inherit the raised limit:
+// without it, Go restores the original soft limit in the children.
+func raiseFileLimit(want uint64) (uint64, error) {
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		return 0, fmt.Errorf("getrlimit: %w", err)
+	}
+	if lim.Max < want {
+		lim.Max = want // works as root; otherwise the error says why
+	}
+	lim.Cur = max(lim.Cur, want)
+	if lim.Cur < lim.Max {
+		lim.Cur = lim.Max
+	}
+	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		return 0, fmt.Errorf("raise the open files limit to %d: %w", want, err)
+	}
+	return lim.Cur, nil
+}
