@@ -25,9 +25,16 @@ const (
 	LevelNotice
 )
 
-// Logger receives the server's messages. A nil Logger discards them.
+// Logger receives the server's messages. A nil Logger discards them. A
+// Logger that also has a method Enabled(Level) bool is asked first, and
+// messages it does not want are not even formatted.
 type Logger interface {
 	Log(level Level, msg string)
+}
+
+// levelFilter is the optional part of a Logger.
+type levelFilter interface {
+	Enabled(level Level) bool
 }
 
 // TextLogger writes messages the way the reference server does, so that
@@ -44,6 +51,21 @@ type TextLogger struct {
 	Quiet     bool      // drop errors too
 
 	mu sync.Mutex
+}
+
+// Enabled reports whether messages of level are written, so that callers
+// can skip formatting what would be dropped: a busy server formats several
+// messages per file.
+func (l *TextLogger) Enabled(level Level) bool {
+	switch level {
+	case LevelError:
+		return !l.Quiet
+	case LevelLog:
+		return l.Verbosity >= 1
+	case LevelInfo:
+		return l.Verbosity >= 2
+	}
+	return true
 }
 
 // Log implements Logger.

@@ -127,9 +127,13 @@ func (s *Server) tempDir() string {
 }
 
 func (s *Server) logf(level Level, format string, args ...any) {
-	if s.Logger != nil {
-		s.Logger.Log(level, fmt.Sprintf(format, args...))
+	if s.Logger == nil {
+		return
 	}
+	if f, ok := s.Logger.(levelFilter); ok && !f.Enabled(level) {
+		return
+	}
+	s.Logger.Log(level, fmt.Sprintf(format, args...))
 }
 
 // ListenAndServe listens on the TCP address addr and serves it.

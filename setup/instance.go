@@ -146,7 +146,9 @@ func ListenAddresses(o *options.Server) []string {
 func (in *Instance) Listen() error {
 	var errs []error
 	for _, addr := range ListenAddresses(in.Options) {
-		l, err := net.Listen("tcp", addr)
+		// No TCP keep-alive: the -t/-r timeouts already drop silent peers,
+		// and the option costs system calls on every accepted connection.
+		l, err := (&net.ListenConfig{KeepAlive: -1}).Listen(context.Background(), "tcp", addr)
 		if err != nil {
 			in.Logger.Log(protocol.LevelError, fmt.Sprintf("Cannot open socket for address %s: %v", addr, err))
 			errs = append(errs, err)
