@@ -3,10 +3,13 @@
 
 GO        ?= go
 BIN       := bin
-PROGRAMS  := tentacle_server tentacle_client
+PROGRAMS  := tentacle_server tentacle_client tentacle_serverd
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo 0.0.0-dev)
 LDFLAGS   := -s -w -X main.version=$(VERSION)
-RUN_DIR   ?= $(CURDIR)/run/data_in
+# As root the server drops to RUN_USER, who must reach RUN_DIR: when the
+# clone sits in a private directory (/root, say), serve from /var/tmp.
+RUN_DIR   ?= $(shell if [ "$$(id -u)" != 0 ] || setpriv --reuid=nobody --regid=nogroup --clear-groups test -x '$(CURDIR)' 2>/dev/null; \
+               then echo '$(CURDIR)/run/data_in'; else echo /var/tmp/tentacle-run/data_in; fi)
 RUN_PORT  ?= 41121
 RUN_USER  ?= nobody
 PANDORA_FILTERS := .*\.conf:conf;.*\.md5:md5;.*\.zip:collections;.*\.lock:trans;.*\.rcmd:commands
@@ -45,17 +48,21 @@ test: build lint
 run: build
 	@mkdir -p $(RUN_DIR)/conf $(RUN_DIR)/md5 $(RUN_DIR)/collections $(RUN_DIR)/trans $(RUN_DIR)/commands
 	@if [ "$$(id -u)" = 0 ]; then chown -R $(RUN_USER) $(RUN_DIR); fi
+	@echo "Serving $(RUN_DIR) on port $(RUN_PORT)"
 	$(BIN)/tentacle_server -s $(RUN_DIR) -p $(RUN_PORT) -v -i '$(PANDORA_FILTERS)' \
 	  $$( [ "$$(id -u)" = 0 ] && echo -U $(RUN_USER) )
 
+# bench: the load generator against bin/tentacle_server; BENCH_FLAGS adds
+# options, e.g. BENCH_FLAGS='-perl /path/to/tentacle_server -o report.md'.
+BENCH_FLAGS ?=
 bench: build
-	$(GO) run ./cmd/tentacle_bench
+	$(GO) run ./cmd/tentacle_bench $(BENCH_FLAGS)
 
 cross:
 	@mkdir -p dist
 	for target in linux/amd64 linux/arm64 windows/amd64; do \
 	  os=$${target%/*}; arch=$${target#*/}; ext=; [ $$os = windows ] && ext=.exe; \
-	  for p in $(PROGRAMS) tentacle_serverd; do \
+	  for p in $(PROGRAMS); do \
 	    CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build -trimpath -ldflags '$(LDFLAGS)' \
 	      -o dist/$$os-$$arch/$$p$$ext ./cmd/$$p || exit 1; \
 	  done; \
