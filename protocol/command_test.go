@@ -67,7 +67,8 @@ func TestCheckName(t *testing.T) {
 		{"", "", false}, {".", "", false}, {"..", "", false},
 		{"a\x00b", "", false}, {"a\nb", "", false}, {"a\x7fb", "", false},
 		{"a~", "", false}, {"a b", "", true}, {"..a", "", true},
-		{"a/b", "x", true}, // a replaced set drops the defaults, as in the reference
+		{"a~b", "x", true},  // a replaced set drops the defaults, as in the reference
+		{"a/b", "x", false}, // but a slash never makes a name
 		{"axb", "x", false},
 	}
 	for _, c := range DefaultInvalidChars {

@@ -280,17 +280,10 @@ func (c *conn) handleSend(cmd Command) error {
 		return c.refuse(t, cmd, ErrTooBig, fmt.Sprintf("size %d is outside 1..%d", cmd.Size, s.maxSize()))
 	}
 	t.Path = c.storagePath(cmd.Name)
-	if !s.Overwrite {
-		exists, err := s.Storage.Exists(t.Path)
-		if err != nil {
-			s.logf(LevelError, "%v", err)
-			return c.refuse(t, cmd, ErrStorage, err.Error())
-		}
-		if exists {
-			return c.refuse(t, cmd, ErrExists, "'"+t.Path+"' already exists")
-		}
+	pending, err := s.Storage.Create(t.Path, s.Overwrite)
+	if errors.Is(err, ErrExists) {
+		return c.refuse(t, cmd, ErrExists, "'"+t.Path+"' already exists")
 	}
-	pending, err := s.Storage.Create(t.Path)
 	if err != nil {
 		s.logf(LevelError, "%v", err)
 		return c.refuse(t, cmd, ErrStorage, err.Error())

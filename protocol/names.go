@@ -18,8 +18,8 @@ const MaxNameLength = 255
 // CheckName reports whether name may be stored or fetched. invalid is the set
 // of forbidden characters ("" means DefaultInvalidChars). Beyond the
 // reference, it refuses what can never be a plain file name: the empty name,
-// "." and "..", control bytes (NUL, LF and the like) and names longer than
-// MaxNameLength. The error wraps ErrInvalidName.
+// "." and "..", control bytes (NUL, LF and the like), names longer than
+// MaxNameLength, and '/' even when a configured set leaves it out. The error wraps ErrInvalidName.
 func CheckName(name, invalid string) error {
 	if invalid == "" {
 		invalid = DefaultInvalidChars
@@ -37,7 +37,8 @@ func CheckName(name, invalid string) error {
 		if r == utf8.RuneError {
 			continue
 		}
-		if strings.ContainsRune(invalid, r) {
+		// A slash makes a path, whatever invalid_chars says.
+		if r == '/' || strings.ContainsRune(invalid, r) {
 			return fmt.Errorf("%w: character %q is not allowed", ErrInvalidName, r)
 		}
 	}

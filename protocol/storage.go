@@ -18,12 +18,12 @@ import (
 // checked the name and applied its filters.
 type Storage interface {
 	// Create starts a new file that nobody can see under its final name
-	// until Commit.
-	Create(name string) (PendingFile, error)
+	// until Commit. Without overwrite it fails at once with ErrExists
+	// when a file is already stored under name, so that the client is
+	// refused before it sends any data.
+	Create(name string, overwrite bool) (PendingFile, error)
 	// Open opens a stored file for reading; ErrNotExist when there is none.
 	Open(name string) (fs.File, error)
-	// Exists reports whether a file is stored under name.
-	Exists(name string) (bool, error)
 	// Remove deletes a stored file (after MV has sent it).
 	Remove(name string) error
 	// List names the entries of a directory.
@@ -136,15 +136,33 @@ func (s *DirStorage) CheckWritable() error {
 	return s.root.Remove(name)
 }
 
-// Create implements Storage.
-func (s *DirStorage) Create(name string) (PendingFile, error) {
-	dir := path.Dir(name)
-	tmp := path.Join(dir, tempName())
-	f, err := s.root.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o666)
+// Create implements Storage. The upload keeps its directory open, inside
+// the root, until it ends: every later step names a plain file in that
+// handle, which is both safe (nothing can lead outside) and cheaper than
+// resolving the path again at each step.
+func (s *DirStorage) Create(name string, overwrite bool) (PendingFile, error) {
+	dirName, base := path.Dir(name), path.Base(name)
+	dir, err := s.root.Open(dirName)
 	if err != nil {
 		return nil, fmt.Errorf("create %q: %w", name, err)
 	}
-	return &pendingFile{s: s, f: f, tmp: tmp, name: name, dir: dir}, nil
+	if !overwrite {
+		exists, err := regularFileIn(dir, base)
+		if err == nil && exists {
+			err = ErrExists
+		}
+		if err != nil {
+			dir.Close()
+			return nil, fmt.Errorf("create %q: %w", name, err)
+		}
+	}
+	tmp := tempName()
+	f, err := createIn(dir, tmp)
+	if err != nil {
+		dir.Close()
+		return nil, fmt.Errorf("create %q: %w", name, err)
+	}
+	return &pendingFile{s: s, f: f, dir: dir, dirName: dirName, tmp: tmp, base: base, name: name}, nil
 }
 
 // Open implements Storage.
@@ -168,8 +186,8 @@ func (s *DirStorage) Open(name string) (fs.File, error) {
 	return f, nil
 }
 
-// Exists implements Storage. Like the reference's check, only a regular
-// file counts.
+// Exists reports whether a regular file is stored under name (like the
+// reference's check, other kinds of entry do not count).
 func (s *DirStorage) Exists(name string) (bool, error) {
 	st, err := s.root.Stat(name)
 	switch {
@@ -290,17 +308,17 @@ func (d *dirSync) sync(do func() error) error {
 }
 
 type pendingFile struct {
-	s              *DirStorage
-	f              *os.File
-	tmp, name, dir string
-	done           bool
+	s       *DirStorage
+	f       *os.File // the temporary file
+	dir     *os.File // its directory, opened inside the root
+	dirName string   // that directory, relative to the root
+	tmp     string   // the temporary file's name in dir
+	base    string   // the final name in dir
+	name    string   // the final name, relative to the root
+	done    bool
 }
 
 func (p *pendingFile) Write(b []byte) (int, error) { return p.f.Write(b) }
-
-// ReadFrom lets io.Copy hand the socket straight to the file, so that the
-// kernel can move the data without a user-space copy where it knows how.
-func (p *pendingFile) ReadFrom(r io.Reader) (int64, error) { return p.f.ReadFrom(r) }
 
 func (p *pendingFile) Commit(overwrite bool) error {
 	if p.done {
@@ -314,24 +332,18 @@ func (p *pendingFile) Commit(overwrite bool) error {
 	if err := p.f.Close(); err != nil {
 		return fmt.Errorf("close %q: %w", p.name, err)
 	}
-	// The directory is opened inside the root, and both names are plain
-	// names in it: nothing here can reach outside the storage.
-	dir, err := p.s.root.Open(p.dir)
-	if err != nil {
-		return fmt.Errorf("commit %q: %w", p.name, err)
-	}
-	defer dir.Close()
-	if err := p.publish(dir, overwrite); err != nil {
+	if err := p.publish(overwrite); err != nil {
 		return err
 	}
 	p.done = true
-	return p.s.syncDirWith(p.dir, dir)
+	defer p.dir.Close()
+	return p.s.syncDirWith(p.dirName, p.dir)
 }
 
 // publish gives the data its final name.
-func (p *pendingFile) publish(dir *os.File, overwrite bool) error {
+func (p *pendingFile) publish(overwrite bool) error {
 	if overwrite {
-		if err := p.s.root.Rename(p.tmp, p.name); err != nil {
+		if err := renameIn(p.dir, p.tmp, p.base); err != nil {
 			return fmt.Errorf("rename into %q: %w", p.name, err)
 		}
 		return nil
@@ -339,7 +351,7 @@ func (p *pendingFile) publish(dir *os.File, overwrite bool) error {
 	// A rename that refuses to replace (or a hard link) fails when the
 	// name exists, so of two racing uploads of one name exactly one wins
 	// and the other is refused.
-	err := renameNoReplace(dir, path.Base(p.tmp), path.Base(p.name))
+	err := renameNoReplace(p.dir, p.tmp, p.base)
 	switch {
 	case err == nil:
 		return nil
@@ -348,7 +360,8 @@ func (p *pendingFile) publish(dir *os.File, overwrite bool) error {
 	case !errors.Is(err, errors.ErrUnsupported):
 		return fmt.Errorf("rename into %q: %w", p.name, err)
 	}
-	if err := p.s.root.Link(p.tmp, p.name); err != nil {
+	tmpPath := path.Join(p.dirName, p.tmp)
+	if err := p.s.root.Link(tmpPath, p.name); err != nil {
 		if errors.Is(err, fs.ErrExist) {
 			return fmt.Errorf("commit %q: %w", p.name, ErrExists)
 		}
@@ -360,12 +373,12 @@ func (p *pendingFile) publish(dir *os.File, overwrite bool) error {
 			}
 			return fmt.Errorf("link into %q: %w", p.name, err)
 		}
-		if err := p.s.root.Rename(p.tmp, p.name); err != nil {
+		if err := renameIn(p.dir, p.tmp, p.base); err != nil {
 			return fmt.Errorf("rename into %q: %w", p.name, err)
 		}
 		return nil
 	}
-	if err := p.s.root.Remove(p.tmp); err != nil {
+	if err := removeIn(p.dir, p.tmp); err != nil {
 		return fmt.Errorf("remove temporary file of %q: %w", p.name, err)
 	}
 	return nil
@@ -376,8 +389,9 @@ func (p *pendingFile) Abort() error {
 		return nil
 	}
 	p.done = true
+	defer p.dir.Close()
 	p.f.Close()
-	if err := p.s.root.Remove(p.tmp); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	if err := removeIn(p.dir, p.tmp); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("remove temporary file of %q: %w", p.name, err)
 	}
 	return nil

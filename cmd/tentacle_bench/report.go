@@ -194,7 +194,7 @@ func (r *report) writeSmall(w io.Writer) {
 	p("Each client connects, sends one %s file (`SEND`), waits for the final `SEND OK` and sends `QUIT`, in a loop: this is how Pandora agents deliver their data files, and each file costs a connection, a durable write and a rename. ", formatBytes(s.fileSize))
 	p("The raw limit is the storage work alone, from as many goroutines of the bench: create a temporary file, write %s, fsync, close, rename, open and fsync the directory. ", formatBytes(s.fileSize))
 	if r.cfg.storagePhase {
-		p("In between, for diagnosis only, the bench stores files through `protocol.DirStorage` itself (Exists, Create, Write, Commit, as the server's SEND handler does), without network or server process. ")
+		p("In between, for diagnosis only, the bench stores files through `protocol.DirStorage` itself (Create, Write, Commit, as the server's SEND handler does), without network or server process. ")
 	}
 	p("Each side gets %v per concurrency, split over %d rounds that alternate the order of the sides. The phases of one round and concurrency write into one fresh directory (names of their own; nothing is deleted until the end), and every server phase gets a fresh server process, started with the options shown above. Rates are pooled over the rounds (files over total time), after an unmeasured warm-up. The target (≥ %s of raw) applies from %d clients.\n\n",
 		r.cfg.duration, r.cfg.rounds, pct(targetSmallRatio), smallTargetClients)

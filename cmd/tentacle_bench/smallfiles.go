@@ -185,8 +185,8 @@ func runSmallFileTest(ctx context.Context, cfg *config, work *workDir) (*smallRe
 }
 
 // storageSmallFiles stores small files from n goroutines for d through a
-// protocol.DirStorage, the way the server's SEND handler does (Exists,
-// Create, Write, Commit), with no network and no server process: the
+// protocol.DirStorage, the way the server's SEND handler does (Create,
+// which checks that the name is free, Write, Commit), with no network and no server process: the
 // difference from the raw loop is the storage's own cost, the difference
 // from the server is the network's, the protocol's and the process's.
 func storageSmallFiles(ctx context.Context, dir string, n int, d time.Duration, data []byte) (rateResult, error) {
@@ -197,10 +197,7 @@ func storageSmallFiles(ctx context.Context, dir string, n int, d time.Duration, 
 	defer st.Close()
 	return runLoad(ctx, n, d, func(w, i int) error {
 		name := fmt.Sprintf("storage-w%d-%d.data", w, i)
-		if exists, err := st.Exists(name); err != nil || exists {
-			return fmt.Errorf("exists %q: %v %v", name, exists, err)
-		}
-		p, err := st.Create(name)
+		p, err := st.Create(name, false)
 		if err != nil {
 			return err
 		}

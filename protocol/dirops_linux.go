@@ -1,0 +1,68 @@
+package protocol
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	"golang.org/x/sys/unix"
+)
+
+// The operations an upload makes on plain names inside its directory
+// handle. On Linux they are single system calls relative to the handle: the
+// generic ones of os.Root would resolve the path again each time, and
+// register every opened file with the network poller only to be refused.
+
+// inDir runs op with the directory's descriptor.
+func inDir(dir *os.File, op func(fd int) error) error {
+	raw, err := dir.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var opErr error
+	if err := raw.Control(func(fd uintptr) { opErr = op(int(fd)) }); err != nil {
+		return err
+	}
+	return opErr
+}
+
+// regularFileIn reports whether name in dir is a regular file; a symbolic
+// link is not followed and does not count.
+func regularFileIn(dir *os.File, name string) (bool, error) {
+	var st unix.Stat_t
+	err := inDir(dir, func(fd int) error { return unix.Fstatat(fd, name, &st, unix.AT_SYMLINK_NOFOLLOW) })
+	switch {
+	case errors.Is(err, unix.ENOENT):
+		return false, nil
+	case err != nil:
+		return false, fmt.Errorf("stat %q: %w", name, err)
+	}
+	return st.Mode&unix.S_IFMT == unix.S_IFREG, nil
+}
+
+// createIn creates name in dir for writing; it must not exist.
+func createIn(dir *os.File, name string) (*os.File, error) {
+	var nfd int
+	err := inDir(dir, func(fd int) (err error) {
+		nfd, err = unix.Openat(fd, name, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0o666)
+		return err
+	})
+	if err != nil {
+		return nil, &os.PathError{Op: "create", Path: name, Err: err}
+	}
+	return os.NewFile(uintptr(nfd), name), nil
+}
+
+// renameIn renames from to to in dir, replacing to.
+func renameIn(dir *os.File, from, to string) error {
+	return inDir(dir, func(fd int) error { return unix.Renameat(fd, from, fd, to) })
+}
+
+// removeIn removes name from dir.
+func removeIn(dir *os.File, name string) error {
+	err := inDir(dir, func(fd int) error { return unix.Unlinkat(fd, name, 0) })
+	if err != nil {
+		return &os.PathError{Op: "remove", Path: name, Err: err}
+	}
+	return nil
+}
