@@ -299,7 +299,10 @@ func (c *conn) handleSend(cmd Command) error {
 		t.Bytes = n
 		switch {
 		case errors.Is(err, ErrTooBig):
-			return c.refuse(t, cmd, ErrTooBig, err.Error())
+			// The archive itself was small enough: say what was not.
+			s.logf(LevelLog, "Compressed file '%s' size %db from %s inflates to more than %d bytes: too big", cmd.Name, cmd.Size, c.remote, s.maxSize())
+			c.finish(t, ErrTooBig)
+			return c.reply(cmd.Verb + " ERR (" + ErrTooBig.Error() + ")")
 		case errors.Is(err, ErrBadArchive):
 			s.logf(LevelLog, "Uncompress error for '%s' from %s: %v", cmd.Name, c.remote, err)
 			c.finish(t, err)

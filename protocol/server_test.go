@@ -244,6 +244,7 @@ func TestWireZSendAndZRecv(t *testing.T) {
 	w.expect("ZSEND OK\n")
 	w.send(bomb.String())
 	w.expect("ZSEND ERR (file is too big)\n")
+	waitFor(t, "the log of the bomb", func() bool { return ts.Log.contains("inflates to more than 1000 bytes") })
 	// An archive whose header lies about the inflated size is caught by
 	// the reader as soon as it inflates past the stated size.
 	lying := lyingZip(t, strings.Repeat("1", 5000))
