@@ -244,6 +244,9 @@ func (c *Client) List(name string) ([]string, error) {
 	if _, err := c.download(VerbLS, name, &b); err != nil {
 		return nil, err
 	}
+	if b.Len() == 0 {
+		return nil, nil
+	}
 	return strings.Split(strings.TrimSuffix(b.String(), "\n"), "\n"), nil
 }
 

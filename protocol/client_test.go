@@ -26,7 +26,12 @@ func dial(t testing.TB, addr string) *Client {
 }
 
 func TestClientVerbs(t *testing.T) {
-	ts := startServer(t, func(s *Server) { s.Insecure = true; s.Password = "pw" })
+	ts := startServer(t, func(s *Server) {
+		s.Insecure = true
+		s.Password = "pw"
+		s.Filters, _ = ParseFilters(`\.conf$:conf`)
+	})
+	mkdirs(t, ts.Dir, "conf")
 	c := dial(t, ts.Addr)
 	if err := c.Auth("pw"); err != nil {
 		t.Fatal(err)
@@ -49,8 +54,11 @@ func TestClientVerbs(t *testing.T) {
 		t.Fatalf("ZRecv: %d bytes, %v", buf.Len(), err)
 	}
 	names, err := c.List("")
-	if err != nil || strings.Join(names, ",") != "one.data,two.data" {
+	if err != nil || strings.Join(names, ",") != "conf,one.data,two.data" {
 		t.Fatalf("List: %v %v", names, err)
+	}
+	if names, err := c.List("x.conf"); err != nil || len(names) != 0 {
+		t.Fatalf("List of an empty directory: %q %v", names, err)
 	}
 	buf.Reset()
 	if _, err := c.Move("one.data", &buf); err != nil || buf.String() != "first" {
@@ -62,8 +70,8 @@ func TestClientVerbs(t *testing.T) {
 	if err := c.Quit(); err != nil {
 		t.Fatal(err)
 	}
-	if n := len(ts.Recs.all()); n != 6 {
-		t.Errorf("%d transfer records, want 6", n)
+	if n := len(ts.Recs.all()); n != 7 { // Send, ZSend, Recv, ZRecv, 2 List, Move
+		t.Errorf("%d transfer records, want 7", n)
 	}
 }
 

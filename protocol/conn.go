@@ -303,6 +303,10 @@ func (c *conn) handleSend(cmd Command) error {
 			s.logf(LevelLog, "Compressed file '%s' size %db from %s inflates to more than %d bytes: too big", cmd.Name, cmd.Size, c.remote, s.maxSize())
 			c.finish(t, ErrTooBig)
 			return c.reply(cmd.Verb + " ERR (" + ErrTooBig.Error() + ")")
+		case errors.Is(err, ErrStorage):
+			// The archive was taken off the wire: the session is in step.
+			s.logf(LevelError, "%v", err)
+			return c.refuse(t, cmd, ErrStorage, err.Error())
 		case errors.Is(err, ErrBadArchive):
 			s.logf(LevelLog, "Uncompress error for '%s' from %s: %v", cmd.Name, c.remote, err)
 			c.finish(t, err)
