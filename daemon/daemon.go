@@ -66,6 +66,13 @@ func Start(envFile string, required bool, environ []string, stdout, stderr io.Wr
 		}
 	}
 
+	if id != nil {
+		// A log directory that root creates must belong to the user,
+		// who rotates the logs once root is gone.
+		if err := ensureDirFor(filepath.Dir(cfg.LogFile), id); err != nil {
+			return nil, fmt.Errorf("TENTACLE_LOG_FILE: %w", err)
+		}
+	}
 	var serviceLog *TransferLog
 	if stdout == nil && cfg.Server.LogFile == "" {
 		// Detached by an init script, with no terminal and no journal:

@@ -22,3 +22,15 @@ func chownForUser(path string, id *privileges.Identity) error {
 	}
 	return nil
 }
+
+// ensureDirFor creates dir (and its parents) when missing and gives the
+// directory itself to id; an existing directory is left as it is.
+func ensureDirFor(dir string, id *privileges.Identity) error {
+	if _, err := os.Stat(dir); err == nil {
+		return nil
+	}
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return err
+	}
+	return chownForUser(dir, id)
+}

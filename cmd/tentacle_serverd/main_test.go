@@ -221,6 +221,7 @@ func TestServesAsUserWithGroupMode(t *testing.T) {
 	}
 	name := testUser(t)
 	e := newEnv(t, name)
+	e.write(append(strings.Split(strings.TrimSpace(readEnv(t, e)), "\n"), "TENTACLE_LOG_FILE="+filepath.Join(e.logs, "new", "transfers.log"))...)
 	cmd, out := e.start()
 	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", cmd.Process.Pid))
 	if err != nil {
@@ -240,6 +241,10 @@ func TestServesAsUserWithGroupMode(t *testing.T) {
 	if err := send(e.addr(), "", "agent.1.data", "<data/>"); err != nil {
 		t.Fatal(err)
 	}
+	// The log directory did not exist: root made it, for the user.
+	if st, err := os.Stat(filepath.Join(e.logs, "new")); err != nil || int(st.Sys().(*syscall.Stat_t).Uid) != e.user.UID {
+		t.Errorf("log directory made by the daemon: %v", err)
+	}
 	st, err := os.Stat(filepath.Join(e.spool, "agent.1.data"))
 	if err != nil {
 		t.Fatal(err)
@@ -247,6 +252,7 @@ func TestServesAsUserWithGroupMode(t *testing.T) {
 	if sys := st.Sys().(*syscall.Stat_t); int(sys.Uid) != e.user.UID || int(sys.Gid) != e.user.GID || st.Mode().Perm() != 0o660 {
 		t.Fatalf("file %v owned by %d:%d, want 0660 %d:%d", st.Mode(), sys.Uid, sys.Gid, e.user.UID, e.user.GID)
 	}
+	e.logs = filepath.Join(e.logs, "new")
 	recs := records(t, e)
 	if len(recs) != 1 || recs[0].Result != daemon.ResultOK || recs[0].File != "agent.1.data" || recs[0].Path != filepath.Join(e.spool, "agent.1.data") {
 		t.Fatalf("records %+v", recs)
