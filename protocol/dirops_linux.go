@@ -3,7 +3,10 @@ package protocol
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
+	"strconv"
+	"sync"
 
 	"golang.org/x/sys/unix"
 )
@@ -66,3 +69,52 @@ func removeIn(dir *os.File, name string) error {
 	}
 	return nil
 }
+
+// createAnonymousIn creates a file in dir's file system that has no name
+// yet (O_TMPFILE), or fails where the file system cannot.
+func createAnonymousIn(dir *os.File) (*os.File, error) {
+	if !procFDsUsable() {
+		return nil, errors.ErrUnsupported
+	}
+	var nfd int
+	err := inDir(dir, func(fd int) (err error) {
+		nfd, err = unix.Openat(fd, ".", unix.O_WRONLY|unix.O_TMPFILE|unix.O_CLOEXEC, 0o666)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return os.NewFile(uintptr(nfd), dir.Name()), nil
+}
+
+// linkAnonymousIn gives the nameless file f the name name in dir, failing
+// with fs.ErrExist when the name is taken: like renameat2 without
+// replacing, of two racing uploads exactly one gets the name. The link goes
+// through /proc/self/fd, which needs no privilege, unlike AT_EMPTY_PATH.
+func linkAnonymousIn(f *os.File, dir *os.File, name string) error {
+	raw, err := f.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var lerr error
+	err = raw.Control(func(ffd uintptr) {
+		lerr = inDir(dir, func(dfd int) error {
+			return unix.Linkat(unix.AT_FDCWD, "/proc/self/fd/"+strconv.Itoa(int(ffd)), dfd, name, unix.AT_SYMLINK_FOLLOW)
+		})
+	})
+	if err != nil {
+		return err
+	}
+	if errors.Is(lerr, unix.EEXIST) {
+		return fs.ErrExist
+	}
+	return lerr
+}
+
+// procFDsUsable reports whether /proc/self/fd can name open files, which
+// linkAnonymousIn needs; without /proc (a bare chroot), uploads use named
+// temporary files.
+var procFDsUsable = sync.OnceValue(func() bool {
+	_, err := os.Stat("/proc/self/fd")
+	return err == nil
+})

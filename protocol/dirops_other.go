@@ -36,3 +36,9 @@ func renameIn(dir *os.File, from, to string) error {
 func removeIn(dir *os.File, name string) error {
 	return os.Remove(filepath.Join(dir.Name(), name))
 }
+
+// createAnonymousIn is not available here: uploads use named temporary
+// files.
+func createAnonymousIn(dir *os.File) (*os.File, error) { return nil, errors.ErrUnsupported }
+
+func linkAnonymousIn(f, dir *os.File, name string) error { return errors.ErrUnsupported }

@@ -186,3 +186,21 @@ func mkdirs(t testing.TB, root string, dirs ...string) {
 }
 
 func ioReadFull(r io.Reader, b []byte) (int, error) { return io.ReadFull(r, b) }
+
+// receiving reports whether an upload into dir is under way: a temporary
+// file is there, or (where files are created without a name) this process
+// holds a file open in dir.
+func receiving(t testing.TB, dir string) bool {
+	for _, e := range entries(t, dir) {
+		if isTempName(e) {
+			return true
+		}
+	}
+	fds, _ := os.ReadDir("/proc/self/fd")
+	for _, fd := range fds {
+		if target, err := os.Readlink(filepath.Join("/proc/self/fd", fd.Name())); err == nil && strings.HasPrefix(target, dir+"/") {
+			return true
+		}
+	}
+	return false
+}

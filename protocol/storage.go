@@ -72,11 +72,12 @@ func tempName() string {
 // DirStorage keeps files in a directory of the local file system.
 //
 // Every access goes through an os.Root, so no name, filter or symbolic link
-// can reach outside the directory. An upload is written to a hidden
-// temporary file in its target directory, synced, then linked (or renamed,
-// when overwriting) into place, and the directory is synced: a reader of the
-// directory sees a file complete or not at all, and a crash never leaves a
-// partial file under a final name.
+// can reach outside the directory. An upload is written to a file that has
+// no name yet (O_TMPFILE, where the file system supports it) or else to a
+// hidden temporary file in its target directory; it is synced, then linked
+// (or renamed, when overwriting) into place, and the directory is synced: a
+// reader of the directory sees a file complete or not at all, and a crash
+// never leaves a partial file under a final name.
 type DirStorage struct {
 	root *os.Root
 
@@ -154,6 +155,14 @@ func (s *DirStorage) Create(name string, overwrite bool) (PendingFile, error) {
 		if err != nil {
 			dir.Close()
 			return nil, fmt.Errorf("create %q: %w", name, err)
+		}
+	}
+	if !overwrite {
+		// Where the file system can, the data goes to a file with no
+		// name at all until it is linked in: nothing to clean after a
+		// crash, and the directory is changed once instead of three times.
+		if f, err := createAnonymousIn(dir); err == nil {
+			return &pendingFile{s: s, f: f, dir: dir, dirName: dirName, base: base, name: name, anonymous: true}, nil
 		}
 	}
 	tmp := tempName()
@@ -312,10 +321,13 @@ type pendingFile struct {
 	f       *os.File // the temporary file
 	dir     *os.File // its directory, opened inside the root
 	dirName string   // that directory, relative to the root
-	tmp     string   // the temporary file's name in dir
-	base    string   // the final name in dir
-	name    string   // the final name, relative to the root
-	done    bool
+	tmp     string   // the temporary file's name in dir ("" when anonymous)
+	// anonymous is true for a file created without a name (O_TMPFILE):
+	// Commit links it in, and refuses if the name was taken meanwhile.
+	anonymous bool
+	base      string // the final name in dir
+	name      string // the final name, relative to the root
+	done      bool
 }
 
 func (p *pendingFile) Write(b []byte) (int, error) { return p.f.Write(b) }
@@ -329,11 +341,26 @@ func (p *pendingFile) Commit(overwrite bool) error {
 			return fmt.Errorf("sync %q: %w", p.name, err)
 		}
 	}
-	if err := p.f.Close(); err != nil {
-		return fmt.Errorf("close %q: %w", p.name, err)
-	}
-	if err := p.publish(overwrite); err != nil {
-		return err
+	if p.anonymous {
+		err := linkAnonymousIn(p.f, p.dir, p.base)
+		if errors.Is(err, fs.ErrExist) {
+			err = fmt.Errorf("commit %q: %w", p.name, ErrExists)
+		} else if err != nil {
+			err = fmt.Errorf("link into %q: %w", p.name, err)
+		}
+		if cerr := p.f.Close(); err == nil && cerr != nil {
+			err = fmt.Errorf("close %q: %w", p.name, cerr)
+		}
+		if err != nil {
+			return err
+		}
+	} else {
+		if err := p.f.Close(); err != nil {
+			return fmt.Errorf("close %q: %w", p.name, err)
+		}
+		if err := p.publish(overwrite); err != nil {
+			return err
+		}
 	}
 	p.done = true
 	defer p.dir.Close()
@@ -391,6 +418,9 @@ func (p *pendingFile) Abort() error {
 	p.done = true
 	defer p.dir.Close()
 	p.f.Close()
+	if p.anonymous {
+		return nil // a file without a name vanishes when closed
+	}
 	if err := removeIn(p.dir, p.tmp); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("remove temporary file of %q: %w", p.name, err)
 	}

@@ -375,6 +375,20 @@ func TestReloadDuringUpload(t *testing.T) {
 	}
 }
 
+// receiving reports whether process pid holds a file open in dir: an
+// upload under way, whether or not its file has a name yet.
+func receiving(pid int, dir string) bool {
+	fdDir := fmt.Sprintf("/proc/%d/fd", pid)
+	fds, _ := os.ReadDir(fdDir)
+	for _, fd := range fds {
+		if target, err := os.Readlink(filepath.Join(fdDir, fd.Name())); err == nil && strings.HasPrefix(target, dir+"/") {
+			return true
+		}
+	}
+	entries, _ := os.ReadDir(dir)
+	return len(entries) > 0
+}
+
 func readEnv(t *testing.T, e *env) string {
 	b, err := os.ReadFile(e.file)
 	if err != nil {
@@ -396,10 +410,7 @@ func TestStopLetsUploadFinish(t *testing.T) {
 	uploaded := make(chan error, 1)
 	go func() { uploaded <- c.Send("last.data", pr, 6) }()
 	pw.Write([]byte("abc"))
-	waitFor(t, "the upload to start", func() bool {
-		entries, _ := os.ReadDir(e.spool)
-		return len(entries) == 1
-	})
+	waitFor(t, "the upload to start", func() bool { return receiving(cmd.Process.Pid, e.spool) })
 	cmd.Process.Signal(syscall.SIGTERM)
 	waitFor(t, "the stop", func() bool { return strings.Contains(out.String(), "Server going down") })
 	pw.Write([]byte("def"))
@@ -427,23 +438,19 @@ func TestKillMidUploadLeavesNoFile(t *testing.T) {
 	pr, pw := io.Pipe()
 	go c.Send("killed.data", pr, 6)
 	pw.Write([]byte("abc"))
-	waitFor(t, "the upload to start", func() bool {
-		entries, _ := os.ReadDir(e.spool)
-		return len(entries) == 1
-	})
+	waitFor(t, "the upload to start", func() bool { return receiving(cmd.Process.Pid, e.spool) })
 	cmd.Process.Kill()
 	cmd.Wait()
 	if _, err := os.Stat(filepath.Join(e.spool, "killed.data")); err == nil {
 		t.Fatal("partial file under its final name")
 	}
-	_, out := e.start()
-	waitFor(t, "the clean-up", func() bool {
+	// Nothing may be left: the file had no name yet, or, where names
+	// are needed, the next start removes the temporary file.
+	e.start()
+	waitFor(t, "an empty spool", func() bool {
 		entries, _ := os.ReadDir(e.spool)
 		return len(entries) == 0
 	})
-	if !strings.Contains(out.String(), "unfinished upload") {
-		t.Errorf("no word of the clean-up:\n%s", out)
-	}
 }
 
 // TestRotateOnSIGUSR1 checks the transfer log: records parse, and SIGUSR1
