@@ -327,7 +327,7 @@ func (c *conn) handleSend(cmd Command) error {
 		}
 	}
 
-	if err := pending.Commit(s.Overwrite); err != nil {
+	if err := pending.Commit(); err != nil {
 		if errors.Is(err, ErrExists) {
 			return c.refuse(t, cmd, ErrExists, "'"+t.Path+"' was stored by another upload meanwhile")
 		}

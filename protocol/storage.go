@@ -34,10 +34,10 @@ type Storage interface {
 // it; after a failed Commit, Abort still cleans up.
 type PendingFile interface {
 	io.Writer
-	// Commit makes the data visible under the final name, durably. Without
-	// overwrite it fails with ErrExists when the name was taken meanwhile,
-	// and never replaces the other file.
-	Commit(overwrite bool) error
+	// Commit makes the data visible under the final name, durably. Unless
+	// Create was told to overwrite, it fails with ErrExists when the name
+	// was taken meanwhile, and never replaces the other file.
+	Commit() error
 	// Abort throws the data away; it is safe to call after Commit.
 	Abort() error
 }
@@ -147,6 +147,7 @@ func (s *DirStorage) Create(name string, overwrite bool) (PendingFile, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create %q: %w", name, err)
 	}
+	p := &pendingFile{s: s, dir: dir, dirName: dirName, base: base, name: name, overwrite: overwrite}
 	if !overwrite {
 		exists, err := regularFileIn(dir, base)
 		if err == nil && exists {
@@ -156,22 +157,20 @@ func (s *DirStorage) Create(name string, overwrite bool) (PendingFile, error) {
 			dir.Close()
 			return nil, fmt.Errorf("create %q: %w", name, err)
 		}
-	}
-	if !overwrite {
 		// Where the file system can, the data goes to a file with no
 		// name at all until it is linked in: nothing to clean after a
 		// crash, and the directory is changed once instead of three times.
-		if f, err := createAnonymousIn(dir); err == nil {
-			return &pendingFile{s: s, f: f, dir: dir, dirName: dirName, base: base, name: name, anonymous: true}, nil
+		if p.f, err = createAnonymousIn(dir); err == nil {
+			p.anonymous = true
+			return p, nil
 		}
 	}
-	tmp := tempName()
-	f, err := createIn(dir, tmp)
-	if err != nil {
+	p.tmp = tempName()
+	if p.f, err = createIn(dir, p.tmp); err != nil {
 		dir.Close()
 		return nil, fmt.Errorf("create %q: %w", name, err)
 	}
-	return &pendingFile{s: s, f: f, dir: dir, dirName: dirName, tmp: tmp, base: base, name: name}, nil
+	return p, nil
 }
 
 // Open implements Storage.
@@ -322,6 +321,8 @@ type pendingFile struct {
 	dir     *os.File // its directory, opened inside the root
 	dirName string   // that directory, relative to the root
 	tmp     string   // the temporary file's name in dir ("" when anonymous)
+	// overwrite lets Commit replace a file stored under name meanwhile.
+	overwrite bool
 	// anonymous is true for a file created without a name (O_TMPFILE):
 	// Commit links it in, and refuses if the name was taken meanwhile.
 	anonymous bool
@@ -332,7 +333,7 @@ type pendingFile struct {
 
 func (p *pendingFile) Write(b []byte) (int, error) { return p.f.Write(b) }
 
-func (p *pendingFile) Commit(overwrite bool) error {
+func (p *pendingFile) Commit() error {
 	if p.done {
 		return fmt.Errorf("commit %q: already ended", p.name)
 	}
@@ -358,7 +359,7 @@ func (p *pendingFile) Commit(overwrite bool) error {
 		if err := p.f.Close(); err != nil {
 			return fmt.Errorf("close %q: %w", p.name, err)
 		}
-		if err := p.publish(overwrite); err != nil {
+		if err := p.publish(); err != nil {
 			return err
 		}
 	}
@@ -368,8 +369,8 @@ func (p *pendingFile) Commit(overwrite bool) error {
 }
 
 // publish gives the data its final name.
-func (p *pendingFile) publish(overwrite bool) error {
-	if overwrite {
+func (p *pendingFile) publish() error {
+	if p.overwrite {
 		if err := renameIn(p.dir, p.tmp, p.base); err != nil {
 			return fmt.Errorf("rename into %q: %w", p.name, err)
 		}

@@ -205,7 +205,7 @@ func storageSmallFiles(ctx context.Context, dir string, n int, d time.Duration, 
 		if _, err := p.Write(data); err != nil {
 			return err
 		}
-		return p.Commit(false)
+		return p.Commit()
 	}), nil
 }
 
