@@ -70,6 +70,9 @@ func TestClientVerbs(t *testing.T) {
 	if err := c.Quit(); err != nil {
 		t.Fatal(err)
 	}
+	// The server records a command after its last byte has gone out, so
+	// the client can be done first.
+	waitFor(t, "the records", func() bool { return len(ts.Recs.all()) >= 7 })
 	if n := len(ts.Recs.all()); n != 7 { // Send, ZSend, Recv, ZRecv, 2 List, Move
 		t.Errorf("%d transfer records, want 7", n)
 	}
