@@ -13,6 +13,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -84,11 +85,11 @@ func waitListening(t *testing.T, addr string) {
 }
 
 // startServer runs the binary in the foreground with args.
-func startServer(t *testing.T, args ...string) (*exec.Cmd, *bytes.Buffer) {
+func startServer(t *testing.T, args ...string) (*exec.Cmd, *syncBuffer) {
 	t.Helper()
-	var out bytes.Buffer
+	out := &syncBuffer{}
 	cmd := exec.Command(serverBin, args...)
-	cmd.Stdout, cmd.Stderr = &out, &out
+	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -96,7 +97,25 @@ func startServer(t *testing.T, args ...string) (*exec.Cmd, *bytes.Buffer) {
 		cmd.Process.Kill()
 		cmd.Wait()
 	})
-	return cmd, &out
+	return cmd, out
+}
+
+// syncBuffer collects a child's output while the test reads it.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 func withUser(args ...string) []string {
@@ -261,6 +280,15 @@ func TestRootDrop(t *testing.T) {
 	port := freePort(t)
 	cmd, out := startServer(t, "-s", dir, "-a", "127.0.0.1", "-p", port, "-U", "nobody")
 	waitListening(t, "127.0.0.1:"+port)
+	// The server listens before it gives root up: once it has stored a
+	// file, it has.
+	c, err := protocol.Dial("127.0.0.1:" + port)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Send("owned.data", strings.NewReader("x"), 1); err != nil {
+		t.Fatal(err)
+	}
 	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", cmd.Process.Pid))
 	if err != nil {
 		t.Fatal(err)
@@ -276,13 +304,6 @@ func TestRootDrop(t *testing.T) {
 				t.Fatalf("%s %v, want all %d\n%s", key, m[1:], want, out)
 			}
 		}
-	}
-	c, err := protocol.Dial("127.0.0.1:" + port)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Send("owned.data", strings.NewReader("x"), 1); err != nil {
-		t.Fatal(err)
 	}
 	st, err := os.Stat(filepath.Join(dir, "owned.data"))
 	if err != nil {
