@@ -765,8 +765,12 @@ func TestServiceCapabilities(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	if got := processUID(t, cmd.Process.Pid); got != uid {
-		t.Errorf("the daemon runs as uid %d, want %d (nobody)", got, uid)
+	// It binds before it gives root up: wait for the drop.
+	for got := processUID(t, cmd.Process.Pid); got != uid; got = processUID(t, cmd.Process.Pid) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the daemon runs as uid %d, want %d (nobody)", got, uid)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 	cmd.Process.Signal(syscall.SIGTERM)
 	if err := <-exited; err != nil {

@@ -82,6 +82,10 @@ func run(args []string) int {
 		keyPassword = passwordFromParent()
 	}
 
+	// Catch stop signals before binding: one that arrives while the server
+	// starts then stops it cleanly once it serves.
+	stop := make(chan os.Signal, 1)
+	signal.Notify(stop, syscall.SIGINT, syscall.SIGTERM)
 	in, err := setup.New(o, keyPassword, os.Stdout, os.Stderr)
 	if err != nil {
 		return fatal("%v", err)
@@ -104,8 +108,6 @@ func run(args []string) int {
 		return fatal("%v", err)
 	}
 
-	stop := make(chan os.Signal, 1)
-	signal.Notify(stop, syscall.SIGINT, syscall.SIGTERM)
 	served := make(chan error, 1)
 	go func() { served <- in.Serve() }()
 	in.Logger.Log(protocol.LevelLog, fmt.Sprintf("Tentacle server %s serving (pid %d)", version, os.Getpid()))

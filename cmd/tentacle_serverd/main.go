@@ -112,12 +112,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 		// Standard streams lead to /dev/null: the daemon logs to a file.
 		stdout, stderr = nil, nil
 	}
+	// Catch the signals before anything is bound: a stop asked for while
+	// the daemon starts is then honoured once it serves, not by dying.
+	reload, rotate, stop := notifySignals()
 	d, err := daemon.Start(path, required, os.Environ(), stdout, stderr)
 	if err != nil {
 		detach.Fail(err.Error())
 		return fail(os.Stderr, "%v", err)
 	}
-	reload, rotate, stop := notifySignals()
 	detach.Ready()
 	if err := d.Run(reload, rotate, stop); err != nil {
 		return 1
