@@ -59,6 +59,7 @@ type ReplyError struct {
 	Line    string // the server's reply, without its LF
 }
 
+// Error quotes the server's line, as the reference client reports it.
 func (e *ReplyError) Error() string {
 	return "server responded " + e.Line
 }
