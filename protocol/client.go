@@ -3,10 +3,8 @@ package protocol
 import (
 	"bufio"
 	"context"
-	"crypto/md5"
 	"crypto/tls"
 	"encoding/base64"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -144,9 +142,7 @@ func basicAuth(user, password string) string {
 // connection without a word; that, like any other answer than PASS OK, is
 // ErrAuth.
 func (c *Client) Auth(password string) error {
-	inner := md5.Sum([]byte(password))
-	outer := md5.Sum(inner[:])
-	if err := c.send("PASS " + hex.EncodeToString(outer[:])); err != nil {
+	if err := c.send("PASS " + passwordProof(password)); err != nil {
 		return fmt.Errorf("%w: %v", ErrAuth, err)
 	}
 	line, err := c.readLine()

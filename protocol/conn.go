@@ -2,10 +2,8 @@ package protocol
 
 import (
 	"bufio"
-	"crypto/md5"
 	"crypto/subtle"
 	"crypto/tls"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -147,9 +145,7 @@ func (c *conn) authenticate() bool {
 		s.logf(LevelError, "Client %s did not authenticate", c.remote)
 		return false
 	}
-	inner := md5.Sum([]byte(s.Password))
-	outer := md5.Sum(inner[:])
-	want := hex.EncodeToString(outer[:])
+	want := passwordProof(s.Password)
 	if subtle.ConstantTimeCompare([]byte(digest), []byte(want)) != 1 {
 		s.logf(LevelError, "Invalid password from %s", c.remote)
 		return false
