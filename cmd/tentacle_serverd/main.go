@@ -21,10 +21,10 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"time"
 
 	"tentacle/daemon"
 	"tentacle/internal/detach"
+	"tentacle/protocol"
 )
 
 // version is set at build time from git.
@@ -129,7 +129,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 // fail prints an [err] line the way the server does and returns status 1.
 func fail(w io.Writer, format string, args ...any) int {
-	fmt.Fprintf(w, "%s[err]%s\n", time.Now().Format(time.DateTime), fmt.Sprintf(format, args...))
+	(&protocol.TextLogger{Out: w}).Log(protocol.LevelError, fmt.Sprintf(format, args...))
 	return 1
 }
 
