@@ -80,6 +80,11 @@ func tempName() string {
 // never leaves a partial file under a final name.
 type DirStorage struct {
 	root *os.Root
+	// top is the storage directory itself, opened once: most uploads go
+	// there, and opening a handle for each would cost seven system calls
+	// (the runtime tries, and fails, to poll a directory). It is the
+	// directory the root holds, so it is as safe as opening "." each time.
+	top *os.File
 
 	mu       sync.Mutex
 	dirSyncs map[string]*dirSync // per directory, for group commits
@@ -95,11 +100,19 @@ func OpenDirStorage(dir string) (*DirStorage, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open storage directory: %w", err)
 	}
-	return &DirStorage{root: root}, nil
+	top, err := root.Open(".")
+	if err != nil {
+		root.Close()
+		return nil, fmt.Errorf("open storage directory: %w", err)
+	}
+	return &DirStorage{root: root, top: top}, nil
 }
 
 // Close releases the directory.
-func (s *DirStorage) Close() error { return s.root.Close() }
+func (s *DirStorage) Close() error {
+	s.top.Close()
+	return s.root.Close()
+}
 
 // RemoveTemporaryFiles deletes the temporary files that uploads cut short by
 // a crash left behind, anywhere below the directory, and returns their
@@ -140,21 +153,26 @@ func (s *DirStorage) CheckWritable() error {
 // Create implements Storage. The upload keeps its directory open, inside
 // the root, until it ends: every later step names a plain file in that
 // handle, which is both safe (nothing can lead outside) and cheaper than
-// resolving the path again at each step.
+// resolving the path again at each step. Uploads to the top directory share
+// one handle; one to a subdirectory (a filter's) opens its own, so that a
+// subdirectory replaced meanwhile is looked up again.
 func (s *DirStorage) Create(name string, overwrite bool) (PendingFile, error) {
 	dirName, base := path.Dir(name), path.Base(name)
-	dir, err := s.root.Open(dirName)
-	if err != nil {
-		return nil, fmt.Errorf("create %q: %w", name, err)
+	dir := s.top
+	if dirName != "." {
+		var err error
+		if dir, err = s.root.Open(dirName); err != nil {
+			return nil, fmt.Errorf("create %q: %w", name, err)
+		}
 	}
-	p := &pendingFile{s: s, dir: dir, dirName: dirName, base: base, name: name, overwrite: overwrite}
+	p := &pendingFile{s: s, dir: dir, ownDir: dir != s.top, dirName: dirName, base: base, name: name, overwrite: overwrite}
 	if !overwrite {
 		exists, err := regularFileIn(dir, base)
 		if err == nil && exists {
 			err = ErrExists
 		}
 		if err != nil {
-			dir.Close()
+			p.releaseDir()
 			return nil, fmt.Errorf("create %q: %w", name, err)
 		}
 		// Where the file system can, the data goes to a file with no
@@ -166,8 +184,9 @@ func (s *DirStorage) Create(name string, overwrite bool) (PendingFile, error) {
 		}
 	}
 	p.tmp = tempName()
+	var err error
 	if p.f, err = createIn(dir, p.tmp); err != nil {
-		dir.Close()
+		p.releaseDir()
 		return nil, fmt.Errorf("create %q: %w", name, err)
 	}
 	return p, nil
@@ -319,6 +338,7 @@ type pendingFile struct {
 	s       *DirStorage
 	f       *os.File // the temporary file
 	dir     *os.File // its directory, opened inside the root
+	ownDir  bool     // dir is the upload's own, to close when it ends
 	dirName string   // that directory, relative to the root
 	tmp     string   // the temporary file's name in dir ("" when anonymous)
 	// overwrite lets Commit replace a file stored under name meanwhile.
@@ -364,7 +384,7 @@ func (p *pendingFile) Commit() error {
 		}
 	}
 	p.done = true
-	defer p.dir.Close()
+	defer p.releaseDir()
 	return p.s.syncDirWith(p.dirName, p.dir)
 }
 
@@ -412,12 +432,19 @@ func (p *pendingFile) publish() error {
 	return nil
 }
 
+// releaseDir closes the upload's directory handle unless it is shared.
+func (p *pendingFile) releaseDir() {
+	if p.ownDir {
+		p.dir.Close()
+	}
+}
+
 func (p *pendingFile) Abort() error {
 	if p.done {
 		return nil
 	}
 	p.done = true
-	defer p.dir.Close()
+	defer p.releaseDir()
 	p.f.Close()
 	if p.anonymous {
 		return nil // a file without a name vanishes when closed
