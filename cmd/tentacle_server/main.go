@@ -86,6 +86,7 @@ func run(args []string) int {
 	// starts then stops it cleanly once it serves.
 	stop := make(chan os.Signal, 1)
 	signal.Notify(stop, syscall.SIGINT, syscall.SIGTERM)
+	setup.RaiseProcs(os.Getenv("GOMAXPROCS"))
 	in, err := setup.New(o, keyPassword, os.Stdout, os.Stderr)
 	if err != nil {
 		return fatal("%v", err)

@@ -25,6 +25,7 @@ import (
 	"tentacle/daemon"
 	"tentacle/internal/detach"
 	"tentacle/protocol"
+	"tentacle/setup"
 )
 
 // version is set at build time from git.
@@ -115,6 +116,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	// Catch the signals before anything is bound: a stop asked for while
 	// the daemon starts is then honoured once it serves, not by dying.
 	reload, rotate, stop := notifySignals()
+	setup.RaiseProcs(os.Getenv("GOMAXPROCS"))
 	d, err := daemon.Start(path, required, os.Environ(), stdout, stderr)
 	if err != nil {
 		detach.Fail(err.Error())
