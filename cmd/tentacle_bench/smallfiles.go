@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"runtime"
 	"slices"
 	"syscall"
 	"time"
@@ -64,11 +65,13 @@ func runSmallFileTest(ctx context.Context, cfg *config, work *workDir) (*smallRe
 	// sides then pay the same. Every server phase gets a fresh server
 	// process, whose CPU time is then its own.
 	rawPhase := func(dir string, n int, d time.Duration) rateResult {
+		defer withProcs(cfg.procsFor(n))()
 		r := rawSmallFiles(ctx, dir, n, d, data)
 		syscall.Sync() // leave no write-back to the next phase
 		return r
 	}
 	storagePhase := func(dir string, n int, d time.Duration) (rateResult, error) {
+		defer withProcs(cfg.procsFor(n))()
 		r, err := storageSmallFiles(ctx, dir, n, d, data)
 		syscall.Sync()
 		return r, err
@@ -182,6 +185,25 @@ func runSmallFileTest(ctx context.Context, cfg *config, work *workDir) (*smallRe
 		}
 	}
 	return res, nil
+}
+
+// procsFor is the GOMAXPROCS of the raw and DirStorage phases with n
+// workers. A goroutine in a blocking system call such as fsync keeps its P
+// until the runtime's monitor takes it back, and with as few Ps as CPUs the
+// other workers then wait to start their own calls: the raw loop would
+// measure Go's scheduler, not the file system. One P per worker makes it
+// behave like a C program with a thread per worker.
+func (cfg *config) procsFor(n int) int {
+	if cfg.rawProcs > 0 {
+		return cfg.rawProcs
+	}
+	return max(n, runtime.GOMAXPROCS(0))
+}
+
+// withProcs sets GOMAXPROCS to n and returns the function that restores it.
+func withProcs(n int) func() {
+	prev := runtime.GOMAXPROCS(n)
+	return func() { runtime.GOMAXPROCS(prev) }
 }
 
 // storageSmallFiles stores small files from n goroutines for d through a
