@@ -74,7 +74,7 @@ func parseFlags(args []string) (*config, error) {
 	fs.DurationVar(&cfg.duration, "duration", 5*time.Second, "small files: time measured for each side (raw, server...) at each concurrency, split over the rounds")
 	fs.IntVar(&cfg.rounds, "rounds", 4, "rounds of the small-file and large-upload tests, which alternate the order of raw and server (keep it even, so that each side goes first as often); rates are pooled over the rounds")
 	fs.BoolVar(&cfg.storagePhase, "storage", true, "in the small-file test, also measure protocol.DirStorage inside the bench, without network, to split the server's cost into storage and network/protocol")
-	fs.IntVar(&cfg.rawProcs, "rawprocs", 0, "GOMAXPROCS of the bench during the raw and DirStorage small-file phases; 0 means one per worker (at least the default), so that a worker blocked in fsync never keeps another from starting its system calls, as with the threads of a C program")
+	fs.IntVar(&cfg.rawProcs, "rawprocs", 0, "GOMAXPROCS of the bench during the raw and DirStorage small-file phases; 0 means one per worker up to the server's minimum of 16 (at least the default), so that a worker blocked in fsync does not keep another from starting its system calls")
 	clients := fs.String("clients", "1,16,64", "concurrent clients of the small-file phases, comma separated")
 	fs.Var(&cfg.fileSize, "filesize", "size of the small files (K, M, G suffixes are binary)")
 	fs.Var(&cfg.bigSize, "size", "size of the large upload")
