@@ -153,26 +153,21 @@ func (s *DirStorage) CheckWritable() error {
 // Create implements Storage. The upload keeps its directory open, inside
 // the root, until it ends: every later step names a plain file in that
 // handle, which is both safe (nothing can lead outside) and cheaper than
-// resolving the path again at each step. Uploads to the top directory share
-// one handle; one to a subdirectory (a filter's) opens its own, so that a
-// subdirectory replaced meanwhile is looked up again.
+// resolving the path again at each step (see openDir).
 func (s *DirStorage) Create(name string, overwrite bool) (PendingFile, error) {
 	dirName, base := path.Dir(name), path.Base(name)
-	dir := s.top
-	if dirName != "." {
-		var err error
-		if dir, err = s.root.Open(dirName); err != nil {
-			return nil, fmt.Errorf("create %q: %w", name, err)
-		}
+	dir, err := s.openDir(dirName)
+	if err != nil {
+		return nil, fmt.Errorf("create %q: %w", name, err)
 	}
-	p := &pendingFile{s: s, dir: dir, ownDir: dir != s.top, dirName: dirName, base: base, name: name, overwrite: overwrite}
+	p := &pendingFile{s: s, dir: dir, dirName: dirName, base: base, name: name, overwrite: overwrite}
 	if !overwrite {
 		exists, err := regularFileIn(dir, base)
 		if err == nil && exists {
 			err = ErrExists
 		}
 		if err != nil {
-			p.releaseDir()
+			s.closeDir(dir)
 			return nil, fmt.Errorf("create %q: %w", name, err)
 		}
 		// Where the file system can, the data goes to a file with no
@@ -184,9 +179,8 @@ func (s *DirStorage) Create(name string, overwrite bool) (PendingFile, error) {
 		}
 	}
 	p.tmp = tempName()
-	var err error
 	if p.f, err = createIn(dir, p.tmp); err != nil {
-		p.releaseDir()
+		s.closeDir(dir)
 		return nil, fmt.Errorf("create %q: %w", name, err)
 	}
 	return p, nil
@@ -256,12 +250,30 @@ func (s *DirStorage) syncDir(dir string) error {
 	if s.NoSync {
 		return nil
 	}
-	d, err := s.root.Open(dir)
+	d, err := s.openDir(dir)
 	if err != nil {
 		return fmt.Errorf("sync directory %q: %w", dir, err)
 	}
-	defer d.Close()
+	defer s.closeDir(d)
 	return s.syncDirWith(dir, d)
+}
+
+// openDir opens dir, relative to the root, for calls relative to it. The
+// top directory's handle is shared (see top); a subdirectory, a filter's,
+// gets a handle of its own, so that one replaced meanwhile is looked up
+// again. closeDir releases what openDir returned.
+func (s *DirStorage) openDir(dir string) (*os.File, error) {
+	if dir == "." {
+		return s.top, nil
+	}
+	return s.root.Open(dir)
+}
+
+// closeDir closes a handle from openDir unless it is the shared one.
+func (s *DirStorage) closeDir(d *os.File) {
+	if d != s.top {
+		d.Close()
+	}
 }
 
 // syncDirWith makes the entries of dir durable, through its open handle d.
@@ -338,7 +350,6 @@ type pendingFile struct {
 	s       *DirStorage
 	f       *os.File // the temporary file
 	dir     *os.File // its directory, opened inside the root
-	ownDir  bool     // dir is the upload's own, to close when it ends
 	dirName string   // that directory, relative to the root
 	tmp     string   // the temporary file's name in dir ("" when anonymous)
 	// overwrite lets Commit replace a file stored under name meanwhile.
@@ -384,7 +395,7 @@ func (p *pendingFile) Commit() error {
 		}
 	}
 	p.done = true
-	defer p.releaseDir()
+	defer p.s.closeDir(p.dir)
 	return p.s.syncDirWith(p.dirName, p.dir)
 }
 
@@ -432,19 +443,12 @@ func (p *pendingFile) publish() error {
 	return nil
 }
 
-// releaseDir closes the upload's directory handle unless it is shared.
-func (p *pendingFile) releaseDir() {
-	if p.ownDir {
-		p.dir.Close()
-	}
-}
-
 func (p *pendingFile) Abort() error {
 	if p.done {
 		return nil
 	}
 	p.done = true
-	defer p.releaseDir()
+	defer p.s.closeDir(p.dir)
 	p.f.Close()
 	if p.anonymous {
 		return nil // a file without a name vanishes when closed
