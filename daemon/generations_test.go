@@ -8,11 +8,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
+	"tentacle/internal/testharness"
 	"tentacle/protocol"
 )
 
@@ -49,27 +48,7 @@ func TestReplaceKeepsSocketsAndTransfers(t *testing.T) {
 	pw.Write([]byte("12345"))
 
 	// Clients keep dialling through the reload.
-	var refused, dials atomic.Int64
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			conn, err := net.DialTimeout("tcp", addr, time.Second)
-			dials.Add(1)
-			if err != nil {
-				refused.Add(1)
-				continue
-			}
-			conn.Close()
-		}
-	}()
+	dialler := testharness.StartDialling(addr, time.Second)
 
 	gens.Replace(context.Background(), &protocol.Server{Storage: st, Password: "new"})
 	if gens.Current().Password != "new" {
@@ -97,10 +76,8 @@ func TestReplaceKeepsSocketsAndTransfers(t *testing.T) {
 		}
 		nc.Close()
 	}
-	close(stop)
-	wg.Wait()
-	if refused.Load() != 0 || dials.Load() == 0 {
-		t.Fatalf("%d of %d connection attempts refused", refused.Load(), dials.Load())
+	if dials, refused := dialler.Stop(); refused != 0 || dials == 0 {
+		t.Fatalf("%d of %d connection attempts refused", refused, dials)
 	}
 	c.Quit()
 	if err := gens.Shutdown(context.Background()); err != nil {

@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"tentacle/daemon"
+	"tentacle/internal/testharness"
 	"tentacle/options"
 )
 
@@ -513,7 +514,7 @@ func TestInitScript(t *testing.T) {
 
 	spool, logs := filepath.Join(base, "spool"), filepath.Join(base, "log")
 	serverLog := filepath.Join(logs, "server.log")
-	port := freePort(t)
+	port := testharness.FreePort(t)
 	addr := net.JoinHostPort("127.0.0.1", port)
 	lines := []string{
 		"PANDORA_SERVER_PATH='" + spool + "'",
@@ -591,7 +592,7 @@ func TestInitScript(t *testing.T) {
 	}
 	serving := func() int {
 		t.Helper()
-		waitFor(t, "the daemon to accept connections on "+addr, accepts)
+		testharness.WaitFor(t, "the daemon to accept connections on "+addr, accepts)
 		pid, err := readPid(pidFile)
 		if err != nil {
 			t.Fatalf("pid file: %v", err)
@@ -627,7 +628,7 @@ func TestInitScript(t *testing.T) {
 	run(0, nil, "status")
 
 	run(0, nil, "reload")
-	waitFor(t, "the daemon to log its reload", func() bool {
+	testharness.WaitFor(t, "the daemon to log its reload", func() bool {
 		data, _ := os.ReadFile(serverLog)
 		return strings.Contains(string(data), "Configuration reloaded")
 	})
@@ -641,7 +642,7 @@ func TestInitScript(t *testing.T) {
 		if next == pid {
 			t.Errorf("%s kept pid %d", cmd, pid)
 		}
-		waitFor(t, fmt.Sprintf("the old daemon (pid %d) to be gone", pid), func() bool { return !alive(pid) })
+		testharness.WaitFor(t, fmt.Sprintf("the old daemon (pid %d) to be gone", pid), func() bool { return !alive(pid) })
 		pid = next
 	}
 
@@ -777,29 +778,6 @@ func TestServiceCapabilities(t *testing.T) {
 		t.Errorf("the daemon exited with %v", err)
 	}
 	t.Logf("daemon output:\n%s", out.String())
-}
-
-func freePort(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	_, port, _ := net.SplitHostPort(l.Addr().String())
-	return port
-}
-
-// waitFor polls cond until it holds, failing the test after 15 seconds.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }
 
 func readPid(path string) (int, error) {

@@ -13,13 +13,13 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"golang.org/x/sys/unix"
 
+	"tentacle/internal/testharness"
 	"tentacle/privileges"
 	"tentacle/protocol"
 )
@@ -40,16 +40,6 @@ func TestMain(m *testing.M) {
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
-}
-
-func freePort(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
 }
 
 // storageDir makes a storage directory that the serving user can write: as
@@ -85,9 +75,9 @@ func waitListening(t *testing.T, addr string) {
 }
 
 // startServer runs the binary in the foreground with args.
-func startServer(t *testing.T, args ...string) (*exec.Cmd, *syncBuffer) {
+func startServer(t *testing.T, args ...string) (*exec.Cmd, *testharness.SyncBuffer) {
 	t.Helper()
-	out := &syncBuffer{}
+	out := &testharness.SyncBuffer{}
 	cmd := exec.Command(serverBin, args...)
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
@@ -98,24 +88,6 @@ func startServer(t *testing.T, args ...string) (*exec.Cmd, *syncBuffer) {
 		cmd.Wait()
 	})
 	return cmd, out
-}
-
-// syncBuffer collects a child's output while the test reads it.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 func withUser(args ...string) []string {
@@ -178,7 +150,7 @@ func TestHelp(t *testing.T) {
 // goes to -l, and SIGTERM lets an upload in flight finish before exit 0.
 func TestServeAndStop(t *testing.T) {
 	dir := storageDir(t)
-	port := freePort(t)
+	port := testharness.FreePort(t)
 	logFile := filepath.Join(t.TempDir(), "server.log")
 	cmd, out := startServer(t, withUser("-s", dir, "-a", "127.0.0.1", "-p", port, "-V", "-l", logFile)...)
 	addr := "127.0.0.1:" + port
@@ -242,7 +214,7 @@ func waitLog(t *testing.T, path, want string) string {
 // listens, in a session of its own, and a start-up error reaches the caller.
 func TestDetach(t *testing.T) {
 	dir := storageDir(t)
-	port := freePort(t)
+	port := testharness.FreePort(t)
 	logFile := filepath.Join(t.TempDir(), "server.log")
 	out, err := exec.Command(serverBin, withUser("-d", "-s", dir, "-a", "127.0.0.1", "-p", port, "-v", "-l", logFile)...).CombinedOutput()
 	if err != nil {
@@ -277,7 +249,7 @@ func TestRootDrop(t *testing.T) {
 	}
 	nobody, _ := privileges.Lookup("nobody")
 	dir := storageDir(t)
-	port := freePort(t)
+	port := testharness.FreePort(t)
 	cmd, out := startServer(t, "-s", dir, "-a", "127.0.0.1", "-p", port, "-U", "nobody")
 	waitListening(t, "127.0.0.1:"+port)
 	// The server listens before it gives root up: once it has stored a
@@ -335,7 +307,7 @@ func TestRootDropFailures(t *testing.T) {
 		{[]string{"-s", readOnly, "-U", "nobody"}, "cannot write to the storage directory as uid 65534"},
 	}
 	for _, tt := range tests {
-		args := append(tt.args, "-a", "127.0.0.1", "-p", freePort(t))
+		args := append(tt.args, "-a", "127.0.0.1", "-p", testharness.FreePort(t))
 		out, err := exec.Command(serverBin, args...).CombinedOutput()
 		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 || !bytes.Contains(out, []byte(tt.want)) {
 			t.Errorf("%v: %v\n%s", tt.args, err, out)
@@ -354,7 +326,7 @@ func TestRelayOption(t *testing.T) {
 	defer up.Close()
 	upPort := strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
 
-	port := freePort(t)
+	port := testharness.FreePort(t)
 	startServer(t, withUser("-b", "127.0.0.1", "-g", upPort, "-a", "127.0.0.1", "-p", port, "-x", "relay")...)
 	waitListening(t, "127.0.0.1:"+port)
 	c, err := (&protocol.Dialer{Timeout: 5 * time.Second}).Dial(context.Background(), "127.0.0.1:"+port)

@@ -20,12 +20,12 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
 	"tentacle/daemon"
+	"tentacle/internal/testharness"
 	"tentacle/privileges"
 	"tentacle/protocol"
 )
@@ -56,20 +56,11 @@ type env struct {
 	user                   *privileges.Identity // who serves: nil when not root
 }
 
-func freePort(t *testing.T) string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
-}
-
 // newEnv writes an env file for a daemon on 127.0.0.1. As root it serves as
 // userName, which owns the spool and log directories.
 func newEnv(t *testing.T, userName string, extra ...string) *env {
 	t.Helper()
-	e := &env{t: t, dir: t.TempDir(), port: freePort(t)}
+	e := &env{t: t, dir: t.TempDir(), port: testharness.FreePort(t)}
 	os.Chmod(e.dir, 0o755)
 	os.Chmod(filepath.Dir(e.dir), 0o755) // the serving user must reach it
 	e.spool, e.logs = filepath.Join(e.dir, "spool"), filepath.Join(e.dir, "log")
@@ -110,9 +101,9 @@ func (e *env) write(lines ...string) {
 func (e *env) addr() string { return "127.0.0.1:" + e.port }
 
 // start runs the daemon in the foreground and waits until it listens.
-func (e *env) start(extraEnv ...string) (*exec.Cmd, *syncBuffer) {
+func (e *env) start(extraEnv ...string) (*exec.Cmd, *testharness.SyncBuffer) {
 	e.t.Helper()
-	out := &syncBuffer{}
+	out := &testharness.SyncBuffer{}
 	cmd := exec.Command(daemonBin, "--env-file", e.file)
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.Env = append(os.Environ(), extraEnv...)
@@ -123,41 +114,13 @@ func (e *env) start(extraEnv ...string) (*exec.Cmd, *syncBuffer) {
 		cmd.Process.Kill()
 		cmd.Wait()
 	})
-	waitFor(e.t, "the daemon to serve", func() bool {
+	testharness.WaitFor(e.t, "the daemon to serve", func() bool {
 		return strings.Contains(out.String(), "Server listening on") || strings.Contains(out.String(), "[err]")
 	})
 	if !strings.Contains(out.String(), "Server listening on") {
 		e.t.Fatalf("daemon did not start:\n%s", out)
 	}
 	return cmd, out
-}
-
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }
 
 func send(addr, password, name, body string) error {
@@ -319,31 +282,11 @@ func TestReloadDuringUpload(t *testing.T) {
 		pw.Write(chunk)
 	}
 
-	var refused, dials atomic.Int64
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			conn, err := net.DialTimeout("tcp", e.addr(), 2*time.Second)
-			dials.Add(1)
-			if err != nil {
-				refused.Add(1)
-				continue
-			}
-			conn.Close()
-		}
-	}()
+	dialler := testharness.StartDialling(e.addr(), 2*time.Second)
 
 	e.write(append(strings.Split(strings.TrimSpace(readEnv(t, e)), "\n")[:7], "TENTACLE_EXT_OPTS=\"-x new -m 200000000\"")...)
 	cmd.Process.Signal(syscall.SIGHUP)
-	waitFor(t, "the reload", func() bool { return strings.Contains(out.String(), "Configuration reloaded") })
+	testharness.WaitFor(t, "the reload", func() bool { return strings.Contains(out.String(), "Configuration reloaded") })
 	if err := send(e.addr(), "new", "after.data", "new"); err != nil {
 		t.Fatalf("new password after reload: %v\n%s", err, out)
 	}
@@ -364,14 +307,12 @@ func TestReloadDuringUpload(t *testing.T) {
 	// A broken file on SIGHUP: logged, the running configuration stays.
 	os.WriteFile(e.file, []byte("TENTACLE_PORT=\"unterminated\n"), 0o644)
 	cmd.Process.Signal(syscall.SIGHUP)
-	waitFor(t, "the refused reload", func() bool { return strings.Contains(out.String(), "reload refused") })
+	testharness.WaitFor(t, "the refused reload", func() bool { return strings.Contains(out.String(), "reload refused") })
 	if err := send(e.addr(), "new", "still.data", "up"); err != nil {
 		t.Fatalf("after a bad reload: %v", err)
 	}
-	close(stop)
-	wg.Wait()
-	if refused.Load() != 0 || dials.Load() == 0 {
-		t.Fatalf("%d of %d connection attempts refused", refused.Load(), dials.Load())
+	if dials, refused := dialler.Stop(); refused != 0 || dials == 0 {
+		t.Fatalf("%d of %d connection attempts refused", refused, dials)
 	}
 }
 
@@ -410,9 +351,9 @@ func TestStopLetsUploadFinish(t *testing.T) {
 	uploaded := make(chan error, 1)
 	go func() { uploaded <- c.Send("last.data", pr, 6) }()
 	pw.Write([]byte("abc"))
-	waitFor(t, "the upload to start", func() bool { return receiving(cmd.Process.Pid, e.spool) })
+	testharness.WaitFor(t, "the upload to start", func() bool { return receiving(cmd.Process.Pid, e.spool) })
 	cmd.Process.Signal(syscall.SIGTERM)
-	waitFor(t, "the stop", func() bool { return strings.Contains(out.String(), "Server going down") })
+	testharness.WaitFor(t, "the stop", func() bool { return strings.Contains(out.String(), "Server going down") })
 	pw.Write([]byte("def"))
 	if err := <-uploaded; err != nil {
 		t.Fatalf("upload: %v\n%s", err, out)
@@ -438,7 +379,7 @@ func TestKillMidUploadLeavesNoFile(t *testing.T) {
 	pr, pw := io.Pipe()
 	go c.Send("killed.data", pr, 6)
 	pw.Write([]byte("abc"))
-	waitFor(t, "the upload to start", func() bool { return receiving(cmd.Process.Pid, e.spool) })
+	testharness.WaitFor(t, "the upload to start", func() bool { return receiving(cmd.Process.Pid, e.spool) })
 	cmd.Process.Kill()
 	cmd.Wait()
 	if _, err := os.Stat(filepath.Join(e.spool, "killed.data")); err == nil {
@@ -447,7 +388,7 @@ func TestKillMidUploadLeavesNoFile(t *testing.T) {
 	// Nothing may be left: the file had no name yet, or, where names
 	// are needed, the next start removes the temporary file.
 	e.start()
-	waitFor(t, "an empty spool", func() bool {
+	testharness.WaitFor(t, "an empty spool", func() bool {
 		entries, _ := os.ReadDir(e.spool)
 		return len(entries) == 0
 	})
@@ -464,12 +405,12 @@ func TestRotateOnSIGUSR1(t *testing.T) {
 		}
 	}
 	send(e.addr(), "", "r0.data", "again") // refused: exists
-	waitFor(t, "six records", func() bool { return len(records(t, e)) == 6 })
+	testharness.WaitFor(t, "six records", func() bool { return len(records(t, e)) == 6 })
 	if r := records(t, e)[5]; r.Result != daemon.ResultRefused || r.Reason == "" {
 		t.Errorf("refusal recorded as %+v", r)
 	}
 	cmd.Process.Signal(syscall.SIGUSR1)
-	waitFor(t, "the rotation", func() bool { return strings.Contains(out.String(), "Transfer log rotated") })
+	testharness.WaitFor(t, "the rotation", func() bool { return strings.Contains(out.String(), "Transfer log rotated") })
 	files, _ := filepath.Glob(filepath.Join(e.logs, "transfers*.log"))
 	if len(files) != 2 || len(records(t, e)) != 0 {
 		t.Fatalf("after SIGUSR1: %v", files)
@@ -484,15 +425,15 @@ func TestSocketActivation(t *testing.T) {
 		t.Skip("systemd-socket-activate is not installed (Debian package systemd; .ci/run installs it)")
 	}
 	e := newEnv(t, "nobody")
-	port := freePort(t)
-	out := &syncBuffer{}
+	port := testharness.FreePort(t)
+	out := &testharness.SyncBuffer{}
 	cmd := exec.Command(activate, "-l", "127.0.0.1:"+port, daemonBin, "--env-file", e.file)
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	defer func() { cmd.Process.Kill(); cmd.Wait() }()
-	waitFor(t, "the activation socket", func() bool {
+	testharness.WaitFor(t, "the activation socket", func() bool {
 		c, err := net.Dial("tcp", "127.0.0.1:"+port)
 		if err == nil {
 			c.Close()
@@ -547,13 +488,13 @@ func TestNotify(t *testing.T) {
 		return false
 	}
 	cmd, _ := e.start("NOTIFY_SOCKET="+sock, "WATCHDOG_USEC=200000", "WATCHDOG_PID=")
-	waitFor(t, "READY=1", func() bool { return seen("READY=1") })
-	waitFor(t, "STATUS=", func() bool { return seen("STATUS=serving") })
-	waitFor(t, "WATCHDOG=1", func() bool { return seen("WATCHDOG=1") })
+	testharness.WaitFor(t, "READY=1", func() bool { return seen("READY=1") })
+	testharness.WaitFor(t, "STATUS=", func() bool { return seen("STATUS=serving") })
+	testharness.WaitFor(t, "WATCHDOG=1", func() bool { return seen("WATCHDOG=1") })
 	cmd.Process.Signal(syscall.SIGHUP)
-	waitFor(t, "RELOADING=1", func() bool { return seen("RELOADING=1") })
+	testharness.WaitFor(t, "RELOADING=1", func() bool { return seen("RELOADING=1") })
 	cmd.Process.Signal(syscall.SIGTERM)
-	waitFor(t, "STOPPING=1", func() bool { return seen("STOPPING=1") })
+	testharness.WaitFor(t, "STOPPING=1", func() bool { return seen("STOPPING=1") })
 	cmd.Wait()
 }
 
@@ -580,7 +521,7 @@ func TestDetachWithPidfile(t *testing.T) {
 		t.Errorf("service log: %v %q", err, log)
 	}
 	syscall.Kill(pid, syscall.SIGTERM)
-	waitFor(t, "the background daemon to stop", func() bool { return syscall.Kill(pid, 0) != nil })
+	testharness.WaitFor(t, "the background daemon to stop", func() bool { return syscall.Kill(pid, 0) != nil })
 
 	// A failing start is reported by -d itself.
 	e.write("TENTACLE_PORT=0")
