@@ -501,15 +501,7 @@ func TestInitScript(t *testing.T) {
 	if _, err := os.Stat("/proc/self/status"); err != nil {
 		t.Skip("needs /proc")
 	}
-	// Not t.TempDir: as root, nobody must reach the directories.
-	base, err := os.MkdirTemp("", "tentacle-initd-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(base) })
-	if err := os.Chmod(base, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	base := reachableTempDir(t, "tentacle-initd-")
 	bin := buildDaemon(t, base)
 
 	spool, logs := filepath.Join(base, "spool"), filepath.Join(base, "log")
@@ -705,14 +697,7 @@ func TestServiceCapabilities(t *testing.T) {
 	uid, _ := strconv.Atoi(nobody.Uid)
 	gid, _ := strconv.Atoi(nobody.Gid)
 
-	base, err := os.MkdirTemp("", "tentacle-caps-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(base) })
-	if err := os.Chmod(base, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	base := reachableTempDir(t, "tentacle-caps-")
 	bin := buildDaemon(t, base)
 	spool, logs := filepath.Join(base, "spool"), filepath.Join(base, "log")
 	for _, d := range []string{spool, logs} {
@@ -822,4 +807,20 @@ func processUID(t *testing.T, pid int) int {
 		t.Fatal(err)
 	}
 	return uid
+}
+
+// reachableTempDir makes a temporary directory, removed after the test,
+// that the unprivileged user a daemon drops to can enter: not t.TempDir,
+// whose parent only its owner may traverse.
+func reachableTempDir(t *testing.T, prefix string) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", prefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
 }
