@@ -86,8 +86,8 @@ type DirStorage struct {
 	// directory the root holds, so it is as safe as opening "." each time.
 	top *os.File
 
-	mu       sync.Mutex
-	dirSyncs map[string]*dirSync // per directory, for group commits
+	mu   sync.Mutex
+	dirs map[string]*dirState // per directory, relative to the root
 
 	// NoSync skips the fsync calls. It is for benchmarks and tests on
 	// throwaway directories only: it gives up durability across a crash.
@@ -160,9 +160,11 @@ func (s *DirStorage) Create(name string, overwrite bool) (PendingFile, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create %q: %w", name, err)
 	}
-	p := &pendingFile{s: s, dir: dir, dirName: dirName, base: base, name: name, overwrite: overwrite}
+	p := &pendingFile{s: s, dir: dir, dirName: dirName, base: base, name: name, overwrite: overwrite, state: s.dirState(dirName)}
 	if !overwrite {
+		p.state.entries.RLock()
 		exists, err := regularFileIn(dir, base)
+		p.state.entries.RUnlock()
 		if err == nil && exists {
 			err = ErrExists
 		}
@@ -179,7 +181,10 @@ func (s *DirStorage) Create(name string, overwrite bool) (PendingFile, error) {
 		}
 	}
 	p.tmp = tempName()
-	if p.f, err = createIn(dir, p.tmp); err != nil {
+	p.state.entries.Lock()
+	p.f, err = createIn(dir, p.tmp)
+	p.state.entries.Unlock()
+	if err != nil {
 		s.closeDir(dir)
 		return nil, fmt.Errorf("create %q: %w", name, err)
 	}
@@ -222,7 +227,11 @@ func (s *DirStorage) Exists(name string) (bool, error) {
 
 // Remove implements Storage.
 func (s *DirStorage) Remove(name string) error {
-	if err := s.root.Remove(name); err != nil {
+	st := s.dirState(path.Dir(name))
+	st.entries.Lock()
+	err := s.root.Remove(name)
+	st.entries.Unlock()
+	if err != nil {
 		return fmt.Errorf("remove %q: %w", name, err)
 	}
 	return s.syncDir(path.Dir(name))
@@ -286,21 +295,43 @@ func (s *DirStorage) syncDirWith(dir string, d *os.File) error {
 	if s.NoSync {
 		return nil
 	}
-	s.mu.Lock()
-	ds := s.dirSyncs[dir]
-	if ds == nil {
-		if s.dirSyncs == nil {
-			s.dirSyncs = make(map[string]*dirSync)
-		}
-		ds = &dirSync{}
-		ds.cond.L = &ds.mu
-		s.dirSyncs[dir] = ds
-	}
-	s.mu.Unlock()
-	if err := ds.sync(d.Sync); err != nil {
+	if err := s.dirState(dir).sync.sync(d.Sync); err != nil {
 		return fmt.Errorf("sync directory %q: %w", dir, err)
 	}
 	return nil
+}
+
+// dirState is what the operations on one directory share.
+type dirState struct {
+	// entries is held to change the directory's entries (link, rename,
+	// create or remove a name), and read-held to look a name up. The
+	// kernel takes the directory's own lock for the same calls, so this
+	// orders nothing that was not ordered already: it moves the waiting
+	// out of the kernel. There, each waiting upload is a thread that
+	// spins and then sleeps on the lock; here it is a goroutine that
+	// parks. With 64 uploads at once into one directory of a journaled
+	// ext4, the kernel's waiting cost a tenth of the server's CPU, and
+	// moving it here stored 14-17% more files per second (BENCHMARKS.md).
+	entries sync.RWMutex
+	sync    dirSync // group commits of the directory's fsyncs
+}
+
+// dirState returns the shared state of dir (relative to the root). The
+// states live as long as the storage: there is one per directory that
+// uploads have gone to, as many as the filters can name.
+func (s *DirStorage) dirState(dir string) *dirState {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := s.dirs[dir]
+	if st == nil {
+		if s.dirs == nil {
+			s.dirs = make(map[string]*dirState)
+		}
+		st = &dirState{}
+		st.sync.cond.L = &st.sync.mu
+		s.dirs[dir] = st
+	}
+	return st
 }
 
 // dirSync serialises the fsyncs of one directory and lets waiting callers
@@ -348,10 +379,11 @@ func (d *dirSync) sync(do func() error) error {
 
 type pendingFile struct {
 	s       *DirStorage
-	f       *os.File // the temporary file
-	dir     *os.File // its directory, opened inside the root
-	dirName string   // that directory, relative to the root
-	tmp     string   // the temporary file's name in dir ("" when anonymous)
+	f       *os.File  // the temporary file
+	dir     *os.File  // its directory, opened inside the root
+	dirName string    // that directory, relative to the root
+	state   *dirState // that directory's shared state
+	tmp     string    // the temporary file's name in dir ("" when anonymous)
 	// overwrite lets Commit replace a file stored under name meanwhile.
 	overwrite bool
 	// anonymous is true for a file created without a name (O_TMPFILE):
@@ -374,7 +406,9 @@ func (p *pendingFile) Commit() error {
 		}
 	}
 	if p.anonymous {
+		p.state.entries.Lock()
 		err := linkAnonymousIn(p.f, p.dir, p.base)
+		p.state.entries.Unlock()
 		if errors.Is(err, fs.ErrExist) {
 			err = fmt.Errorf("commit %q: %w", p.name, ErrExists)
 		} else if err != nil {
@@ -390,7 +424,10 @@ func (p *pendingFile) Commit() error {
 		if err := p.f.Close(); err != nil {
 			return fmt.Errorf("close %q: %w", p.name, err)
 		}
-		if err := p.publish(); err != nil {
+		p.state.entries.Lock()
+		err := p.publish()
+		p.state.entries.Unlock()
+		if err != nil {
 			return err
 		}
 	}
@@ -453,7 +490,10 @@ func (p *pendingFile) Abort() error {
 	if p.anonymous {
 		return nil // a file without a name vanishes when closed
 	}
-	if err := removeIn(p.dir, p.tmp); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	p.state.entries.Lock()
+	err := removeIn(p.dir, p.tmp)
+	p.state.entries.Unlock()
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("remove temporary file of %q: %w", p.name, err)
 	}
 	return nil

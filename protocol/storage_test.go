@@ -2,6 +2,7 @@ package protocol
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -138,5 +139,108 @@ func TestDirStorageSharedTopHandle(t *testing.T) {
 	}
 	if _, err := s.Create("e.data", false); err == nil {
 		t.Error("Create worked after Close")
+	}
+}
+
+// TestDirStorageConcurrentUploads stores into two directories from many
+// goroutines at once, every upload path mixed (new names, one contested
+// name, overwrites, aborts, MV's removal), as a busy server does: each
+// upload must end as its own rules say, and nothing but final names may
+// remain.
+func TestDirStorageConcurrentUploads(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.Mkdir(filepath.Join(dir, "sub"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	s, err := OpenDirStorage(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	store := func(name, data string, overwrite bool) error {
+		p, err := s.Create(name, overwrite)
+		if err != nil {
+			return err
+		}
+		defer p.Abort()
+		if _, err := p.Write([]byte(data)); err != nil {
+			return err
+		}
+		return p.Commit()
+	}
+	const workers = 32
+	var (
+		wg                  sync.WaitGroup
+		contestedWins       atomic.Int32
+		overwritten, failed atomic.Int32
+	)
+	for w := range workers {
+		for _, d := range []string{"", "sub/"} {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				own := fmt.Sprintf("%sw%d.data", d, w)
+				if err := store(own, own, false); err != nil {
+					t.Errorf("%s: %v", own, err)
+					failed.Add(1)
+				}
+				switch err := store(d+"contested.data", own, false); {
+				case err == nil:
+					contestedWins.Add(1)
+				case !errors.Is(err, ErrExists):
+					t.Errorf("contested: %v", err)
+				}
+				if err := store(d+"shared.data", own, true); err != nil {
+					t.Errorf("overwrite: %v", err)
+				} else {
+					overwritten.Add(1)
+				}
+				p, err := s.Create(fmt.Sprintf("%saborted%d.data", d, w), w%2 == 0)
+				if err != nil {
+					t.Errorf("create: %v", err)
+				} else if err := p.Abort(); err != nil {
+					t.Errorf("abort: %v", err)
+				}
+				gone := fmt.Sprintf("%sgone%d.data", d, w)
+				if err := store(gone, gone, false); err != nil {
+					t.Errorf("%s: %v", gone, err)
+				} else if err := s.Remove(gone); err != nil {
+					t.Errorf("remove %s: %v", gone, err)
+				}
+			}()
+		}
+	}
+	wg.Wait()
+	if failed.Load() > 0 {
+		t.FailNow()
+	}
+	if got := contestedWins.Load(); got != 2 {
+		t.Errorf("%d uploads of a contested name won, want one per directory", got)
+	}
+	if got := overwritten.Load(); got != 2*workers {
+		t.Errorf("%d overwrites worked, want %d", got, 2*workers)
+	}
+	for _, d := range []string{"", "sub"} {
+		entries, err := os.ReadDir(filepath.Join(dir, d))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := workers + 2 // own files, contested, shared
+		if d == "" {
+			want++ // the subdirectory
+		}
+		if len(entries) != want {
+			var names []string
+			for _, e := range entries {
+				names = append(names, e.Name())
+			}
+			t.Errorf("%q holds %d entries, want %d: %v", d, len(entries), want, names)
+		}
+		for w := range workers {
+			name := filepath.Join(d, fmt.Sprintf("w%d.data", w))
+			if got, err := os.ReadFile(filepath.Join(dir, name)); err != nil || string(got) != filepath.ToSlash(name) {
+				t.Errorf("%s: %q, %v", name, got, err)
+			}
+		}
 	}
 }
