@@ -24,7 +24,7 @@ PKG_ARCH     ?= amd64
 PKG_OUT      ?= dist
 PKG_BUILD    := $(PKG_OUT)/.pkgbuild
 
-.PHONY: all build test run bench cross lint clean package
+.PHONY: all build test run bench bench-fs cross lint clean package
 
 all: build
 
@@ -57,6 +57,11 @@ run: build
 BENCH_FLAGS ?=
 bench: build
 	$(GO) run ./cmd/tentacle_bench $(BENCH_FLAGS)
+
+# bench-fs: the same on fresh journaled ext4 and XFS images, the file
+# systems of production servers (root; see cmd/tentacle_bench/filesystems.sh).
+bench-fs: build
+	cmd/tentacle_bench/filesystems.sh $(BENCH_FLAGS)
 
 cross:
 	@mkdir -p dist
