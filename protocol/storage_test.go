@@ -69,10 +69,10 @@ func TestDirSyncReportsFailure(t *testing.T) {
 	}
 }
 
-// TestDirStorageSharedTopHandle checks that the directory handle uploads to
-// the top directory share survives every way an upload ends, while those
-// to a subdirectory use their own.
-func TestDirStorageSharedTopHandle(t *testing.T) {
+// openStorageWithSub opens a DirStorage on a fresh directory that holds a
+// subdirectory "sub", as a filter's would, and closes it when t ends.
+func openStorageWithSub(t *testing.T) (string, *DirStorage) {
+	t.Helper()
 	dir := t.TempDir()
 	if err := os.Mkdir(filepath.Join(dir, "sub"), 0o755); err != nil {
 		t.Fatal(err)
@@ -81,18 +81,29 @@ func TestDirStorageSharedTopHandle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close()
-	store := func(name string) error {
-		p, err := s.Create(name, false)
-		if err != nil {
-			return err
-		}
-		defer p.Abort()
-		if _, err := p.Write([]byte(name)); err != nil {
-			return err
-		}
-		return p.Commit()
+	t.Cleanup(func() { s.Close() })
+	return dir, s
+}
+
+// storeFile uploads data under name the way the SEND handler does.
+func storeFile(s *DirStorage, name, data string, overwrite bool) error {
+	p, err := s.Create(name, overwrite)
+	if err != nil {
+		return err
 	}
+	defer p.Abort()
+	if _, err := p.Write([]byte(data)); err != nil {
+		return err
+	}
+	return p.Commit()
+}
+
+// TestDirStorageSharedTopHandle checks that the directory handle uploads to
+// the top directory share survives every way an upload ends, while those
+// to a subdirectory use their own.
+func TestDirStorageSharedTopHandle(t *testing.T) {
+	dir, s := openStorageWithSub(t)
+	store := func(name string) error { return storeFile(s, name, name, false) }
 	steps := []struct {
 		name    string
 		do      func() error
@@ -108,16 +119,7 @@ func TestDirStorageSharedTopHandle(t *testing.T) {
 			return p.Abort()
 		}, nil},
 		{"store in a subdirectory", func() error { return store("sub/c.data") }, nil},
-		{"overwrite at the top", func() error {
-			p, err := s.Create("a.data", true)
-			if err != nil {
-				return err
-			}
-			if _, err := p.Write([]byte("new")); err != nil {
-				return err
-			}
-			return p.Commit()
-		}, nil},
+		{"overwrite at the top", func() error { return storeFile(s, "a.data", "new", true) }, nil},
 		{"store at the top again", func() error { return store("d.data") }, nil},
 	}
 	for _, st := range steps {
@@ -148,26 +150,8 @@ func TestDirStorageSharedTopHandle(t *testing.T) {
 // upload must end as its own rules say, and nothing but final names may
 // remain.
 func TestDirStorageConcurrentUploads(t *testing.T) {
-	dir := t.TempDir()
-	if err := os.Mkdir(filepath.Join(dir, "sub"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	s, err := OpenDirStorage(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	store := func(name, data string, overwrite bool) error {
-		p, err := s.Create(name, overwrite)
-		if err != nil {
-			return err
-		}
-		defer p.Abort()
-		if _, err := p.Write([]byte(data)); err != nil {
-			return err
-		}
-		return p.Commit()
-	}
+	dir, s := openStorageWithSub(t)
+	store := func(name, data string, overwrite bool) error { return storeFile(s, name, data, overwrite) }
 	const workers = 32
 	var (
 		wg                  sync.WaitGroup
