@@ -227,14 +227,15 @@ func (s *DirStorage) Exists(name string) (bool, error) {
 
 // Remove implements Storage.
 func (s *DirStorage) Remove(name string) error {
-	st := s.dirState(path.Dir(name))
+	dir := path.Dir(name)
+	st := s.dirState(dir)
 	st.entries.Lock()
 	err := s.root.Remove(name)
 	st.entries.Unlock()
 	if err != nil {
 		return fmt.Errorf("remove %q: %w", name, err)
 	}
-	return s.syncDir(path.Dir(name))
+	return s.syncDir(dir, st)
 }
 
 // List implements Storage. The server's own temporary files are left out.
@@ -255,7 +256,8 @@ func (s *DirStorage) List(dir string) ([]string, error) {
 	return names, nil
 }
 
-func (s *DirStorage) syncDir(dir string) error {
+// syncDir opens dir to sync it; st is its state (see syncDirWith).
+func (s *DirStorage) syncDir(dir string, st *dirState) error {
 	if s.NoSync {
 		return nil
 	}
@@ -264,7 +266,7 @@ func (s *DirStorage) syncDir(dir string) error {
 		return fmt.Errorf("sync directory %q: %w", dir, err)
 	}
 	defer s.closeDir(d)
-	return s.syncDirWith(dir, d)
+	return s.syncDirWith(dir, st, d)
 }
 
 // openDir opens dir, relative to the root, for calls relative to it. The
@@ -285,17 +287,18 @@ func (s *DirStorage) closeDir(d *os.File) {
 	}
 }
 
-// syncDirWith makes the entries of dir durable, through its open handle d.
+// syncDirWith makes the entries of dir durable, through its open handle d;
+// st is dir's state, which the caller already holds.
 // Concurrent callers share fsyncs (a group commit): one that arrives while
 // a sync of the directory runs waits for the next one, which starts after
 // its rename and so covers it; that next sync serves everyone who waited.
 // With many agents writing to one directory this turns one directory sync
 // per file into a few per batch, without weakening any file's guarantee.
-func (s *DirStorage) syncDirWith(dir string, d *os.File) error {
+func (s *DirStorage) syncDirWith(dir string, st *dirState, d *os.File) error {
 	if s.NoSync {
 		return nil
 	}
-	if err := s.dirState(dir).sync.sync(d.Sync); err != nil {
+	if err := st.sync.sync(d.Sync); err != nil {
 		return fmt.Errorf("sync directory %q: %w", dir, err)
 	}
 	return nil
@@ -433,7 +436,7 @@ func (p *pendingFile) Commit() error {
 	}
 	p.done = true
 	defer p.s.closeDir(p.dir)
-	return p.s.syncDirWith(p.dirName, p.dir)
+	return p.s.syncDirWith(p.dirName, p.state, p.dir)
 }
 
 // publish gives the data its final name.
