@@ -83,7 +83,7 @@ func TestReplaceKeepsSocketsAndTransfers(t *testing.T) {
 	if err := gens.Shutdown(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
+	if testharness.Accepts(addr) {
 		t.Fatal("still listening after Shutdown")
 	}
 }
@@ -123,11 +123,9 @@ func waitClosed(t *testing.T, addr string) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
-		c, err := net.DialTimeout("tcp", addr, time.Second)
-		if err != nil {
+		if !testharness.Accepts(addr) {
 			return
 		}
-		c.Close()
 		time.Sleep(5 * time.Millisecond)
 	}
 	t.Fatal("listener never closed")

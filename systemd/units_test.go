@@ -574,17 +574,9 @@ func TestInitScript(t *testing.T) {
 			t.Fatalf("init script %q: exit %d, want %d\n%s", args, code, want, out)
 		}
 	}
-	accepts := func() bool {
-		c, err := net.DialTimeout("tcp", addr, time.Second)
-		if err != nil {
-			return false
-		}
-		c.Close()
-		return true
-	}
 	serving := func() int {
 		t.Helper()
-		testharness.WaitFor(t, "the daemon to accept connections on "+addr, accepts)
+		testharness.WaitFor(t, "the daemon to accept connections on "+addr, func() bool { return testharness.Accepts(addr) })
 		pid, err := readPid(pidFile)
 		if err != nil {
 			t.Fatalf("pid file: %v", err)
@@ -639,7 +631,7 @@ func TestInitScript(t *testing.T) {
 	}
 
 	run(0, nil, "stop")
-	if accepts() {
+	if testharness.Accepts(addr) {
 		t.Errorf("port %s still accepts connections after stop", addr)
 	}
 	if _, err := os.Stat(pidFile); !errors.Is(err, os.ErrNotExist) {
@@ -735,12 +727,7 @@ func TestServiceCapabilities(t *testing.T) {
 	t.Cleanup(func() { cmd.Process.Kill() })
 	addr := net.JoinHostPort("127.0.0.1", port)
 	deadline := time.Now().Add(15 * time.Second)
-	for {
-		c, err := net.DialTimeout("tcp", addr, time.Second)
-		if err == nil {
-			c.Close()
-			break
-		}
+	for !testharness.Accepts(addr) {
 		select {
 		case err := <-exited:
 			t.Fatalf("the daemon exited: %v\n%s", err, out.String())

@@ -61,14 +61,9 @@ func storageDir(t *testing.T) string {
 func waitListening(t *testing.T, addr string) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
-	for {
-		c, err := net.DialTimeout("tcp", addr, time.Second)
-		if err == nil {
-			c.Close()
-			return
-		}
+	for !testharness.Accepts(addr) {
 		if time.Now().After(deadline) {
-			t.Fatalf("server never listened on %s: %v", addr, err)
+			t.Fatalf("server never listened on %s", addr)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}

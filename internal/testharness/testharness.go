@@ -26,6 +26,17 @@ func FreePort(t testing.TB) string {
 	return port
 }
 
+// Accepts reports whether something accepts TCP connections on addr now:
+// one dial, bounded by a second, closed at once.
+func Accepts(addr string) bool {
+	c, err := net.DialTimeout("tcp", addr, time.Second)
+	if err != nil {
+		return false
+	}
+	c.Close()
+	return true
+}
+
 // SyncBuffer collects a child's output while the test reads it.
 type SyncBuffer struct {
 	mu  sync.Mutex
