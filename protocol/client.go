@@ -240,10 +240,15 @@ func (c *Client) List(name string) ([]string, error) {
 	if _, err := c.download(VerbLS, name, &b); err != nil {
 		return nil, err
 	}
-	if b.Len() == 0 {
-		return nil, nil
+	var names []string
+	for _, n := range strings.Split(strings.TrimSuffix(b.String(), "\n"), "\n") {
+		// Servers list "." and ".." so that a listing is never empty;
+		// they are not files.
+		if n != "" && n != "." && n != ".." {
+			names = append(names, n)
+		}
 	}
-	return strings.Split(strings.TrimSuffix(b.String(), "\n"), "\n"), nil
+	return names, nil
 }
 
 func (c *Client) download(verb, name string, w io.Writer) (int64, error) {

@@ -54,7 +54,7 @@ func TestClientVerbs(t *testing.T) {
 		t.Fatalf("ZRecv: %d bytes, %v", buf.Len(), err)
 	}
 	names, err := c.List("")
-	if err != nil || strings.Join(names, ",") != "conf,one.data,two.data" {
+	if err != nil || strings.Join(names, ",") != "conf,one.data,two.data" { // "." and ".." left out
 		t.Fatalf("List: %v %v", names, err)
 	}
 	if names, err := c.List("x.conf"); err != nil || len(names) != 0 {
@@ -217,39 +217,64 @@ func TestMaxConnections(t *testing.T) {
 	}
 }
 
-// TestShutdownWaitsForTransfer starts an upload, calls Shutdown, and checks
-// that idle connections close at once while the upload completes.
-func TestShutdownWaitsForTransfer(t *testing.T) {
+// TestShutdownServesWhatItAccepted starts an upload, keeps a second
+// connection silent, calls Shutdown, and checks that the listener closes
+// while both connections are still served to their end: a connection that
+// has sent nothing yet is an agent about to send, not an idle one.
+func TestShutdownServesWhatItAccepted(t *testing.T) {
 	ts := startServer(t, nil)
-	idle := dialWire(t, ts.Addr)
+	silent := dialWire(t, ts.Addr)
 	busy := dialWire(t, ts.Addr)
 	busy.send("SEND <late.data> SIZE 10\n")
 	busy.expect("SEND OK\n")
 	busy.send("12345")
-	idle.send("RECV <none>\n") // make sure the idle one is being served
-	idle.expect("RECV ERR (file does not exist)\n")
+	waitFor(t, "both connections to be served", func() bool { return ts.Server.connCount() == 2 })
 
 	done := make(chan error, 1)
 	go func() { done <- ts.Shutdown(context.Background()) }()
-	idle.expectClosed()
-	if _, err := net.DialTimeout("tcp", ts.Addr, time.Second); err == nil {
-		// The listener may close an instant after Shutdown starts.
-		waitFor(t, "the listener to close", func() bool {
-			c, err := net.DialTimeout("tcp", ts.Addr, time.Second)
-			if err == nil {
-				c.Close()
-			}
-			return err != nil
-		})
-	}
+	waitFor(t, "the listener to close", func() bool {
+		c, err := net.DialTimeout("tcp", ts.Addr, time.Second)
+		if err == nil {
+			c.Close()
+		}
+		return err != nil
+	})
 	busy.send("67890")
 	busy.expect("SEND OK\n")
+	busy.send("QUIT\n")
+	busy.expectClosed()
+	// The silent one speaks only now, after the shutdown began.
+	silent.send("SEND <silent.data> SIZE 3\n")
+	silent.expect("SEND OK\n")
+	silent.send("abc")
+	silent.expect("SEND OK\n")
+	select {
+	case err := <-done:
+		t.Fatalf("Shutdown returned while a connection was open: %v", err)
+	default:
+	}
+	silent.send("QUIT\n")
+	silent.expectClosed()
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-	if got := readFile(t, filepath.Join(ts.Dir, "late.data")); got != "1234567890" {
-		t.Fatalf("stored %q", got)
+	for name, want := range map[string]string{"late.data": "1234567890", "silent.data": "abc"} {
+		if got := readFile(t, filepath.Join(ts.Dir, name)); got != want {
+			t.Fatalf("%s: stored %q, want %q", name, got, want)
+		}
 	}
+}
+
+// TestShutdownTimesOutSilentPeers checks that the usual timeout still ends
+// a connection that never speaks, so that Shutdown ends too.
+func TestShutdownTimesOutSilentPeers(t *testing.T) {
+	ts := startServer(t, func(s *Server) { s.Timeout = 200 * time.Millisecond })
+	silent := dialWire(t, ts.Addr)
+	waitFor(t, "the connection to be served", func() bool { return ts.Server.connCount() == 1 })
+	if err := ts.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	silent.expectClosed()
 }
 
 func TestShutdownDeadline(t *testing.T) {

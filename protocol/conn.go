@@ -10,19 +10,11 @@ import (
 	"net"
 	"os"
 	"path"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
-)
-
-// Connection states, for a graceful Shutdown: only a connection between
-// commands may be closed under a client's feet.
-const (
-	stateIdle    int32 = iota // before or between commands
-	stateActive               // serving a command
-	stateClosing              // closed by Shutdown
 )
 
 // copyBufferSize is the size of the buffers that move file data: large
@@ -40,16 +32,23 @@ type conn struct {
 	rw        net.Conn      // raw, or the TLS connection over it
 	br        *bufio.Reader // reads rw
 	remote    net.Addr
-	state     atomic.Int32
 
 	tlsSubject string
+	// inFlight is the transfer being served, until finish records it:
+	// what a recovered panic records as failed.
+	inFlight *Transfer
 }
 
 // serve runs the connection from TLS handshake to close.
 func (c *conn) serve() {
 	defer c.srv.forgetConn(c)
 	defer c.raw.Close()
+	defer c.recoverPanic()
 	s := c.srv
+	if s.Allow != nil && !s.Allow(c.remote) {
+		s.logf(LevelLog, "Connection from %s is closed by hosts access rules", c.remote)
+		return
+	}
 	s.logf(LevelInfo, "Client connected from %s", c.remote)
 
 	c.deadlines = &deadlineConn{Conn: c.raw, timeout: s.timeout()}
@@ -72,23 +71,15 @@ func (c *conn) serve() {
 		return
 	}
 	if s.RelayAddress != "" {
-		c.state.Store(stateActive)
 		c.relay()
 		return
 	}
+	// A shutdown does not end this loop: the client decides when the
+	// session ends (QUIT, or by closing), within the usual timeouts.
 	for {
-		if s.inShutdown.Load() {
-			return
-		}
-		c.state.Store(stateIdle)
 		line, err := c.readLine()
 		if err != nil {
-			if c.state.Load() != stateClosing {
-				c.logReadError(err, "waiting for a command")
-			}
-			return
-		}
-		if !c.state.CompareAndSwap(stateIdle, stateActive) {
+			c.logReadError(err, "waiting for a command")
 			return
 		}
 		cmd, err := ParseCommand(line)
@@ -99,6 +90,28 @@ func (c *conn) serve() {
 		if !c.handle(cmd) {
 			return
 		}
+	}
+}
+
+// recoverPanic turns a panic while serving this connection (in the
+// server, a Storage, Allow or OnTransfer) into the end of this connection
+// alone: it is logged with its stack, the transfer in flight is recorded
+// as failed, and every other connection goes on.
+func (c *conn) recoverPanic() {
+	v := recover()
+	if v == nil {
+		return
+	}
+	c.srv.logf(LevelError, "panic while serving %s: %v\n%s", c.remote, v, debug.Stack())
+	if t := c.inFlight; t != nil {
+		// A panic in OnTransfer itself is not retried: finish has
+		// already cleared inFlight before calling it.
+		defer func() {
+			if v := recover(); v != nil {
+				c.srv.logf(LevelError, "panic while recording a transfer of %s: %v", c.remote, v)
+			}
+		}()
+		c.finish(t, fmt.Errorf("%w: panic: %v", ErrInternal, v))
 	}
 }
 
@@ -204,11 +217,13 @@ func (c *conn) logReadError(err error, doing string) {
 
 // transfer starts the record of a transfer command.
 func (c *conn) transfer(cmd Command) *Transfer {
-	return &Transfer{Remote: c.remote, TLSSubject: c.tlsSubject, Command: cmd.Verb, Name: cmd.Name, Start: time.Now()}
+	c.inFlight = &Transfer{Remote: c.remote, TLSSubject: c.tlsSubject, Command: cmd.Verb, Name: cmd.Name, Start: time.Now()}
+	return c.inFlight
 }
 
 // finish completes a transfer record and hands it on.
 func (c *conn) finish(t *Transfer, err error) {
+	c.inFlight = nil
 	t.Duration = time.Since(t.Start)
 	t.Err = err
 	if c.srv.OnTransfer != nil {
@@ -493,7 +508,10 @@ func (c *conn) handleList(cmd Command) error {
 	if err != nil {
 		return fail(ErrStorage, err.Error())
 	}
+	// "." and ".." come first, as with the reference: a listing is never
+	// empty, since Tentacle clients do not take a zero-byte transfer well.
 	var b strings.Builder
+	b.WriteString(".\n..\n")
 	for _, n := range names {
 		if listable(n, s.InvalidChars) {
 			b.WriteString(n)

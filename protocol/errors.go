@@ -32,6 +32,10 @@ var (
 	// ErrRefused is any other refusal line, such as the bare "SEND ERR" of
 	// older servers.
 	ErrRefused = errors.New("refused")
+	// ErrInternal records a transfer cut short by a fault of the server
+	// itself (a recovered panic): the connection is closed, nothing is
+	// stored, and the record says the transfer failed.
+	ErrInternal = errors.New("internal server error")
 	// ErrServerClosed is returned by Serve after Shutdown or Close.
 	ErrServerClosed = errors.New("tentacle: server closed")
 )

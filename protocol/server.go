@@ -51,7 +51,9 @@ type Server struct {
 	TLSConfig *tls.Config
 	// MaxConnections bounds the connections served at once; 0 means no
 	// bound. Clients past it wait in the listen backlog, as with the
-	// reference, instead of being turned away.
+	// reference, instead of being turned away. Each connection holds a
+	// goroutine and a few file descriptors, so thousands are cheap; a
+	// small bound mostly lets silent peers keep healthy agents waiting.
 	MaxConnections int
 	// Timeout is how long a peer may stay silent, or refuse to take data,
 	// before it is dropped; 0 means DefaultTimeout.
@@ -61,7 +63,8 @@ type Server struct {
 	// connection to this host:port and bytes flow both ways unchanged.
 	RelayAddress string
 	// Allow, when set, is asked about each accepted connection before any
-	// byte is read; a false answer closes it (hosts.allow, -T).
+	// byte is read; a false answer closes it (hosts.allow, -T). It runs on
+	// the connection's own goroutine, so a slow lookup delays nobody else.
 	Allow func(remote net.Addr) bool
 	// Logger receives what the server has to say; nil discards it.
 	Logger Logger
@@ -74,6 +77,9 @@ type Server struct {
 	mu         sync.Mutex
 	listeners  map[*net.Listener]struct{}
 	conns      map[*conn]struct{}
+	closed     bool           // Close was called: new connections are cut
+	serving    sync.WaitGroup // Serve loops running
+	connsLeft  sync.WaitGroup // connections not yet ended
 	inShutdown atomic.Bool
 	done       chan struct{}
 	slots      chan struct{}
@@ -127,13 +133,18 @@ func (s *Server) tempDir() string {
 }
 
 func (s *Server) logf(level Level, format string, args ...any) {
-	if s.Logger == nil {
+	logTo(s.Logger, level, format, args...)
+}
+
+// logTo formats a message for l unless l is nil or does not want it.
+func logTo(l Logger, level Level, format string, args ...any) {
+	if l == nil {
 		return
 	}
-	if f, ok := s.Logger.(levelFilter); ok && !f.Enabled(level) {
+	if f, ok := l.(levelFilter); ok && !f.Enabled(level) {
 		return
 	}
-	s.Logger.Log(level, fmt.Sprintf(format, args...))
+	l.Log(level, fmt.Sprintf(format, args...))
 }
 
 // ListenAndServe listens on the TCP address addr and serves it.
@@ -149,7 +160,10 @@ func (s *Server) ListenAndServe(addr string) error {
 }
 
 // Serve accepts connections on l and serves each in its own goroutine, until
-// l fails or Shutdown or Close is called; then it returns ErrServerClosed.
+// l is closed or Shutdown or Close is called; then it returns
+// ErrServerClosed (or the error of a listener closed by someone else).
+// Other accept errors, such as running out of file descriptors, are
+// waited out (see Acceptor): a flood of connections never stops the server.
 // Serve may be called for several listeners at once. It closes l.
 func (s *Server) Serve(l net.Listener) error {
 	s.init()
@@ -164,15 +178,17 @@ func (s *Server) Serve(l net.Listener) error {
 		return ErrServerClosed
 	}
 	s.listeners[&l] = struct{}{}
+	s.serving.Add(1)
 	s.mu.Unlock()
 	defer func() {
 		s.mu.Lock()
 		delete(s.listeners, &l)
 		s.mu.Unlock()
 		l.Close()
+		s.serving.Done()
 	}()
 
-	var backoff time.Duration
+	acceptor := &Acceptor{Listener: l, Done: s.done, Logger: s.Logger}
 	for {
 		if s.slots != nil {
 			select {
@@ -181,41 +197,17 @@ func (s *Server) Serve(l net.Listener) error {
 				return ErrServerClosed
 			}
 		}
-		rw, err := l.Accept()
+		rw, err := acceptor.Accept()
 		if err != nil {
 			s.releaseSlot()
 			if s.inShutdown.Load() {
 				return ErrServerClosed
 			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, errTooManyFiles) {
-				// Out of file descriptors or a transient failure:
-				// wait and retry rather than give up serving.
-				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
-				s.logf(LevelError, "accept: %v; retrying in %v", err, backoff)
-				select {
-				case <-time.After(backoff):
-				case <-s.done:
-					return ErrServerClosed
-				}
-				continue
-			}
 			return fmt.Errorf("accept: %w", err)
 		}
-		backoff = 0
-		if s.Allow != nil && !s.Allow(rw.RemoteAddr()) {
-			s.logf(LevelLog, "Connection from %s is closed by hosts access rules", rw.RemoteAddr())
-			rw.Close()
-			s.releaseSlot()
-			continue
-		}
-		c := s.newConn(rw)
-		if c == nil {
-			rw.Close()
-			s.releaseSlot()
-			return ErrServerClosed
-		}
-		go c.serve()
+		// A connection accepted is served to its end, even if a
+		// shutdown began meanwhile: its agent is about to send.
+		go s.newConn(rw).serve()
 	}
 }
 
@@ -225,15 +217,24 @@ func (s *Server) releaseSlot() {
 	}
 }
 
+// newConn registers an accepted connection, which Shutdown then waits for.
 func (s *Server) newConn(rw net.Conn) *conn {
 	c := &conn{srv: s, raw: rw, remote: rw.RemoteAddr()}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.inShutdown.Load() {
-		return nil
-	}
 	s.conns[c] = struct{}{}
+	s.connsLeft.Add(1)
+	if s.closed {
+		rw.Close()
+	}
 	return c
+}
+
+// connCount is how many connections are being served, for tests.
+func (s *Server) connCount() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.conns)
 }
 
 func (s *Server) forgetConn(c *conn) {
@@ -241,31 +242,32 @@ func (s *Server) forgetConn(c *conn) {
 	delete(s.conns, c)
 	s.mu.Unlock()
 	s.releaseSlot()
+	s.connsLeft.Done()
 }
 
-// shutdownPollInterval is how often Shutdown looks for connections that have
-// gone idle.
-const shutdownPollInterval = 20 * time.Millisecond
-
-// Shutdown stops the server gracefully: it closes the listeners, closes the
-// connections that are between commands, and waits for the transfers in
-// flight to end before it closes their connections too. If ctx ends first,
+// Shutdown stops the server gracefully: it closes the listeners, then waits
+// until every connection it accepted has ended. Unlike net/http, it closes
+// no connection itself, not even one that has sent nothing yet: a Tentacle
+// connection just accepted is an agent about to send, not an idle
+// keep-alive, so each is served to its end under the usual timeouts (a
+// silent peer is dropped after Timeout, as always). If ctx ends first,
 // Shutdown returns its error and the remaining connections stay open: call
 // Close to cut them.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.init()
 	s.beginShutdown()
-	ticker := time.NewTicker(shutdownPollInterval)
-	defer ticker.Stop()
-	for {
-		if s.closeIdleConns() {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-ticker.C:
-		}
+	ended := make(chan struct{})
+	go func() {
+		// Once the Serve loops have returned, no connection is added.
+		s.serving.Wait()
+		s.connsLeft.Wait()
+		close(ended)
+	}()
+	select {
+	case <-ended:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
 	}
 }
 
@@ -276,6 +278,7 @@ func (s *Server) Close() error {
 	err := s.beginShutdown()
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.closed = true
 	for c := range s.conns {
 		c.raw.Close()
 	}
@@ -295,17 +298,4 @@ func (s *Server) beginShutdown() error {
 		}
 	}
 	return err
-}
-
-// closeIdleConns closes the connections waiting for a command and reports
-// whether none is left.
-func (s *Server) closeIdleConns() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for c := range s.conns {
-		if c.state.CompareAndSwap(stateIdle, stateClosing) {
-			c.raw.Close()
-		}
-	}
-	return len(s.conns) == 0
 }

@@ -183,15 +183,19 @@ func TestWireRecvFamily(t *testing.T) {
 	w.expect("ZRECV ERR (file has an invalid file name)\n")
 	// LS through the conf filter leaves out invalid and temporary names.
 	w.send("LS <x.conf>\n")
-	w.expect("LS SIZE " + strconv.Itoa(len("x.conf\ny.conf\n")) + "\n")
+	w.expect("LS SIZE " + strconv.Itoa(len(".\n..\nx.conf\ny.conf\n")) + "\n")
 	w.send("LS OK\n")
+	w.expect(".\n")
+	w.expect("..\n")
 	w.expect("x.conf\n")
 	w.expect("y.conf\n")
 	w.send("LS <a;b>\n")
 	w.expect("LS ERR\n")
-	w.send("LS <a.zip>\n") // collections: empty
-	w.expect("LS SIZE 0\n")
+	w.send("LS <a.zip>\n") // collections: empty, yet never a 0-byte listing
+	w.expect("LS SIZE 5\n")
 	w.send("LS OK\n")
+	w.expect(".\n")
+	w.expect("..\n")
 	w.send("LS <a.md5>\n") // md5 dir does not exist
 	w.expect("LS ERR\n")
 	// MV sends, then deletes.
