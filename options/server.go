@@ -16,8 +16,11 @@ const (
 	DefaultPort = 41121
 	// DefaultMaxSize is the largest file the server accepts, in bytes.
 	DefaultMaxSize = 2000000
-	// DefaultMaxConnections is how many clients the server serves at once.
-	DefaultMaxConnections = 10
+	// DefaultMaxConnections is how many clients the server serves at once
+	// unless -c says otherwise, and the open-file limit allows it. The
+	// reference's 10 let a few agents on dead links hold every slot; a
+	// goroutine per connection makes a thousand cheap.
+	DefaultMaxConnections = 1024
 	// DefaultTimeout is the wait for each network read or write, in seconds.
 	DefaultTimeout = 1
 	// DefaultRetries is how many times a stalled read or write is retried.
@@ -35,7 +38,7 @@ const (
 var serverOptions = optionSet{
 	{letter: 'a', arg: "ADDRESSES", key: "addresses", def: "all addresses", help: "addresses to listen on, separated by commas; 0 stands for all"},
 	{letter: 'b', arg: "ADDRESS", key: "proxy_ip", help: "relay every connection to the Tentacle server at ADDRESS instead of storing files; -s is then optional"},
-	{letter: 'c', arg: "NUMBER", key: "max_connections", def: "10", help: "clients served at the same time"},
+	{letter: 'c', arg: "NUMBER", key: "max_connections", def: "1024, fewer if the open-file limit is low", help: "clients served at the same time; more wait in the backlog"},
 	{letter: 'd', key: "daemon", help: "detach from the terminal and run in the background"},
 	{letter: 'e', arg: "FILE", key: "ssl_cert", help: "TLS certificate (PEM); turns TLS on for every connection"},
 	{letter: 'f', arg: "FILE", key: "ssl_ca", help: "CA certificate; clients must then present a certificate it signed"},
@@ -109,7 +112,9 @@ type Server struct {
 	// overwrite).
 	Overwrite bool
 	// MaxConnections is the number of clients served at once (-c,
-	// max_connections).
+	// max_connections); 0, when neither sets it, means
+	// DefaultMaxConnections bounded by the open-file limit
+	// (setup.MaxConnections).
 	MaxConnections int
 	// Timeout in seconds for each network read or write attempt (-t,
 	// timeout).
@@ -194,15 +199,14 @@ type Server struct {
 // newServer returns a Server holding the defaults.
 func newServer() *Server {
 	return &Server{
-		Port:           DefaultPort,
-		MaxSize:        DefaultMaxSize,
-		MaxConnections: DefaultMaxConnections,
-		Timeout:        DefaultTimeout,
-		Retries:        DefaultRetries,
-		ProxyPort:      DefaultPort,
-		BlockSize:      DefaultBlockSize,
-		InvalidChars:   DefaultInvalidChars,
-		User:           DefaultUser,
+		Port:         DefaultPort,
+		MaxSize:      DefaultMaxSize,
+		Timeout:      DefaultTimeout,
+		Retries:      DefaultRetries,
+		ProxyPort:    DefaultPort,
+		BlockSize:    DefaultBlockSize,
+		InvalidChars: DefaultInvalidChars,
+		User:         DefaultUser,
 	}
 }
 

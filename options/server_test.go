@@ -76,7 +76,7 @@ func TestParseServerDefaults(t *testing.T) {
 		Port:           41121,
 		Directory:      env.expand("{dir}"),
 		MaxSize:        2000000,
-		MaxConnections: 10,
+		MaxConnections: 0, // the default, bounded at start by the open-file limit
 		Timeout:        1,
 		Retries:        3,
 		ProxyPort:      41121,

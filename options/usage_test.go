@@ -15,7 +15,7 @@ func TestUsage(t *testing.T) {
 	}{
 		{"server", ServerUsage("/usr/bin/tentacle_server"), serverOptions, []string{
 			"/usr/bin/tentacle_server -s DIRECTORY",
-			"(default: 41121)", "(default: 2000000)", "(default: 10)", "(default: 1)", "(default: 3)",
+			"(default: 41121)", "(default: 2000000)", "(default: 1024, fewer if the open-file limit is low)", "(default: 1)", "(default: 3)",
 			"(default: 1024)", "(default: pandora)", "(default: all addresses)",
 			`\?\[\]\/\\\=\+\<\>\:\;\'\,\*\~`,
 			"[verbose 1]", "[verbose 2]", "block_size", "invalid_chars",

@@ -73,7 +73,7 @@ func NewServer(o *options.Server, keyPassword string, logger protocol.Logger) (*
 		Overwrite:      o.Overwrite,
 		Insecure:       o.Insecure,
 		Password:       o.Password,
-		MaxConnections: o.MaxConnections,
+		MaxConnections: MaxConnections(o.MaxConnections),
 		// The reference waits Timeout seconds, then Retries more times.
 		Timeout: time.Duration(o.Timeout) * time.Duration(o.Retries+1) * time.Second,
 		Logger:  logger,
