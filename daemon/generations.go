@@ -2,7 +2,7 @@ package daemon
 
 import (
 	"context"
-	"errors"
+	"fmt"
 	"net"
 	"sync"
 
@@ -66,18 +66,23 @@ func (g *Generations) launch(srv *protocol.Server) *generation {
 }
 
 // Replace puts srv in charge of new connections and shuts the previous
-// server down in the background: its transfers in flight finish, bounded by
-// ctx; then it is closed.
-func (g *Generations) Replace(ctx context.Context, srv *protocol.Server) {
+// server down in the background: every connection it accepted is served to
+// its end, bounded by ctx; then it is closed. The channel returned is
+// closed once the previous server has ended, when what it used (its
+// transfer log, say) can be released.
+func (g *Generations) Replace(ctx context.Context, srv *protocol.Server) <-chan struct{} {
 	g.mu.Lock()
 	old := g.current
 	g.current = g.launch(srv)
 	g.retiring.Add(1)
 	g.mu.Unlock()
+	retired := make(chan struct{})
 	go func() {
 		defer g.retiring.Done()
+		defer close(retired)
 		retire(ctx, old)
 	}()
+	return retired
 }
 
 func retire(ctx context.Context, gen *generation) error {
@@ -106,23 +111,22 @@ func (g *Generations) Shutdown(ctx context.Context) error {
 	return err
 }
 
-// acceptLoop hands each accepted connection to the server in charge.
+// acceptLoop hands each accepted connection to the server in charge. It
+// follows protocol.Acceptor's policy: accept errors other than a closed
+// listener (a flood that exhausts file descriptors, say) are waited out.
 func (g *Generations) acceptLoop(l net.Listener) {
 	defer g.accepts.Done()
+	acceptor := &protocol.Acceptor{Listener: l, Logger: currentLogger{g}}
 	for {
-		conn, err := l.Accept()
+		conn, err := acceptor.Accept()
 		if err != nil {
 			g.mu.Lock()
 			closed := g.closed
 			g.mu.Unlock()
-			if closed || errors.Is(err, net.ErrClosed) {
-				return
+			if !closed {
+				// Somebody else closed the socket: it cannot serve again.
+				g.errs <- fmt.Errorf("listening socket %s closed: %w", l.Addr(), err)
 			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				continue
-			}
-			g.errs <- err
 			return
 		}
 		for {
@@ -142,6 +146,17 @@ func (g *Generations) acceptLoop(l net.Listener) {
 				break
 			}
 		}
+	}
+}
+
+// currentLogger sends accept failures to the logger of the server in
+// charge at the time: they concern the socket, not one generation, and the
+// logger changes with the configuration on reload.
+type currentLogger struct{ g *Generations }
+
+func (l currentLogger) Log(level protocol.Level, msg string) {
+	if lg := l.g.Current().Logger; lg != nil {
+		lg.Log(level, msg)
 	}
 }
 
