@@ -279,12 +279,16 @@ func (d *Daemon) Reload() error {
 	d.cfg, d.logger, d.records = cfg, logger, records
 	d.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
-	d.gens.Replace(ctx, d.wire(srv, cfg))
-	time.AfterFunc(cfg.ShutdownTimeout, cancel)
-	if previousRecords != records {
-		// Transfers of the old server may still record: close later.
-		time.AfterFunc(cfg.ShutdownTimeout+time.Second, func() { previousRecords.Close() })
-	}
+	retired := d.gens.Replace(ctx, d.wire(srv, cfg))
+	go func() {
+		// The old server's connections record their transfers until
+		// they end: its transfer log closes after them, not on a timer.
+		<-retired
+		cancel()
+		if previousRecords != records {
+			previousRecords.Close()
+		}
+	}()
 	d.counters.Reloaded()
 	d.logf(protocol.LevelNotice, "Configuration reloaded")
 	return nil
