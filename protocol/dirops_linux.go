@@ -56,9 +56,29 @@ func createIn(dir *os.File, name string) (*os.File, error) {
 	return os.NewFile(uintptr(nfd), name), nil
 }
 
-// renameIn renames from to to in dir, replacing to.
-func renameIn(dir *os.File, from, to string) error {
-	return inDir(dir, func(fd int) error { return unix.Renameat(fd, from, fd, to) })
+// inDirs runs op with the descriptors of two directories, which may be
+// the same one.
+func inDirs(from, to *os.File, op func(fromFD, toFD int) error) error {
+	return inDir(from, func(ffd int) error {
+		return inDir(to, func(tfd int) error { return op(ffd, tfd) })
+	})
+}
+
+// renameBetween renames from in fromDir to to in toDir, replacing to. The
+// two handles are one directory but for an upload whose directory was
+// replaced while it ran.
+func renameBetween(fromDir *os.File, from string, toDir *os.File, to string) error {
+	return inDirs(fromDir, toDir, func(ffd, tfd int) error { return unix.Renameat(ffd, from, tfd, to) })
+}
+
+// linkBetween gives the file from in fromDir the second name to in toDir,
+// failing with fs.ErrExist when to exists.
+func linkBetween(fromDir *os.File, from string, toDir *os.File, to string) error {
+	err := inDirs(fromDir, toDir, func(ffd, tfd int) error { return unix.Linkat(ffd, from, tfd, to, 0) })
+	if errors.Is(err, unix.EEXIST) {
+		return fs.ErrExist
+	}
+	return err
 }
 
 // removeIn removes name from dir.
@@ -118,3 +138,53 @@ var procFDsUsable = sync.OnceValue(func() bool {
 	_, err := os.Stat("/proc/self/fd")
 	return err == nil
 })
+
+// dirID identifies a directory: what a path names now can be compared with
+// a handle held since earlier, to notice a directory that was replaced.
+type dirID struct{ dev, ino uint64 }
+
+// same reports whether two IDs are one directory.
+func (a dirID) same(b dirID) bool { return a == b }
+
+// key is what the per-directory states are filed under.
+func (a dirID) key() any { return a }
+
+// pathID identifies what p names now, following symbolic links as opening
+// it would.
+func pathID(p string) (dirID, error) {
+	var st unix.Stat_t
+	if err := unix.Stat(p, &st); err != nil {
+		return dirID{}, &os.PathError{Op: "stat", Path: p, Err: err}
+	}
+	return dirID{st.Dev, st.Ino}, nil
+}
+
+// fileID identifies the open directory f.
+func fileID(f *os.File) (dirID, error) {
+	var st unix.Stat_t
+	err := inDir(f, func(fd int) error { return unix.Fstat(fd, &st) })
+	if err != nil {
+		return dirID{}, &os.PathError{Op: "fstat", Path: f.Name(), Err: err}
+	}
+	return dirID{st.Dev, st.Ino}, nil
+}
+
+// idIn identifies what name, relative to dir, names now.
+func idIn(dir *os.File, name string) (dirID, error) {
+	var st unix.Stat_t
+	err := inDir(dir, func(fd int) error { return unix.Fstatat(fd, name, &st, 0) })
+	if err != nil {
+		return dirID{}, &os.PathError{Op: "stat", Path: name, Err: err}
+	}
+	return dirID{st.Dev, st.Ino}, nil
+}
+
+// removedDir reports whether the open directory f was removed: a removed
+// directory has no links left. Its path may name a new directory that
+// reuses its inode number (ext4 does, once nothing holds the old one open),
+// so comparing IDs alone cannot tell.
+func removedDir(f *os.File) bool {
+	var st unix.Stat_t
+	err := inDir(f, func(fd int) error { return unix.Fstat(fd, &st) })
+	return err == nil && st.Nlink == 0
+}

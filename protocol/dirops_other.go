@@ -29,8 +29,16 @@ func createIn(dir *os.File, name string) (*os.File, error) {
 	return os.OpenFile(filepath.Join(dir.Name(), name), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o666)
 }
 
-func renameIn(dir *os.File, from, to string) error {
-	return os.Rename(filepath.Join(dir.Name(), from), filepath.Join(dir.Name(), to))
+func renameBetween(fromDir *os.File, from string, toDir *os.File, to string) error {
+	return os.Rename(filepath.Join(fromDir.Name(), from), filepath.Join(toDir.Name(), to))
+}
+
+func linkBetween(fromDir *os.File, from string, toDir *os.File, to string) error {
+	err := os.Link(filepath.Join(fromDir.Name(), from), filepath.Join(toDir.Name(), to))
+	if errors.Is(err, fs.ErrExist) {
+		return fs.ErrExist
+	}
+	return err
 }
 
 func removeIn(dir *os.File, name string) error {
@@ -42,3 +50,37 @@ func removeIn(dir *os.File, name string) error {
 func createAnonymousIn(dir *os.File) (*os.File, error) { return nil, errors.ErrUnsupported }
 
 func linkAnonymousIn(f, dir *os.File, name string) error { return errors.ErrUnsupported }
+
+// dirID identifies a directory, as far as os.SameFile can tell. The
+// per-directory states are filed under the path the handle was opened by.
+type dirID struct {
+	fi   os.FileInfo
+	name string
+}
+
+func (a dirID) same(b dirID) bool { return a.fi != nil && b.fi != nil && os.SameFile(a.fi, b.fi) }
+
+func (a dirID) key() any { return a.name }
+
+func pathID(p string) (dirID, error) {
+	fi, err := os.Stat(p)
+	if err != nil {
+		return dirID{}, err
+	}
+	return dirID{fi, p}, nil
+}
+
+func fileID(f *os.File) (dirID, error) {
+	fi, err := f.Stat()
+	if err != nil {
+		return dirID{}, err
+	}
+	return dirID{fi, f.Name()}, nil
+}
+
+func idIn(dir *os.File, name string) (dirID, error) {
+	return pathID(filepath.Join(dir.Name(), name))
+}
+
+// removedDir cannot tell here; the IDs compared at each upload remain.
+func removedDir(f *os.File) bool { return false }

@@ -9,20 +9,14 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// renameNoReplace renames from to to inside dir, failing with fs.ErrExist
-// when to exists: one system call where a link and an unlink would take
-// two. errors.ErrUnsupported means the file system cannot do it.
-func renameNoReplace(dir *os.File, from, to string) error {
-	raw, err := dir.SyscallConn()
-	if err != nil {
-		return err
-	}
-	var rerr error
-	if err := raw.Control(func(fd uintptr) {
-		rerr = unix.Renameat2(int(fd), from, int(fd), to, unix.RENAME_NOREPLACE)
-	}); err != nil {
-		return err
-	}
+// renameNoReplace renames from in fromDir to to in toDir (usually one
+// directory), failing with fs.ErrExist when to exists: one system call where
+// a link and an unlink would take two. errors.ErrUnsupported means the file
+// system cannot do it.
+func renameNoReplace(fromDir *os.File, from string, toDir *os.File, to string) error {
+	rerr := inDirs(fromDir, toDir, func(ffd, tfd int) error {
+		return unix.Renameat2(ffd, from, tfd, to, unix.RENAME_NOREPLACE)
+	})
 	switch {
 	case rerr == nil:
 		return nil

@@ -8,4 +8,6 @@ import (
 )
 
 // renameNoReplace is not available here: the caller falls back to a link.
-func renameNoReplace(dir *os.File, from, to string) error { return errors.ErrUnsupported }
+func renameNoReplace(fromDir *os.File, from string, toDir *os.File, to string) error {
+	return errors.ErrUnsupported
+}

@@ -188,6 +188,11 @@ func (in *Instance) OpenStorage() error {
 	if len(removed) > 0 {
 		in.Logger.Log(protocol.LevelNotice, fmt.Sprintf("Removed %d unfinished upload(s) left by an earlier run: %s", len(removed), strings.Join(removed, ", ")))
 	}
+	// An operator who clears a backlog replaces the directory under the
+	// running server; say that the storage noticed and follows.
+	st.OnReopen = func(dir string) {
+		in.Logger.Log(protocol.LevelNotice, fmt.Sprintf("Storage directory %s was replaced; reopened it", dir))
+	}
 	in.Storage = st
 	in.Server.Storage = st
 	return nil
