@@ -127,22 +127,24 @@ func Start(envFile string, required bool, environ []string, stdout, stderr io.Wr
 	}
 
 	if d.records, err = OpenTransferLog(cfg.LogFile, cfg.rotation()); err != nil {
-		return fail(fmt.Errorf("TENTACLE_LOG_FILE: %w", err))
+		return fail(logOpenError(cfg.LogFile, id, err))
 	}
 	setUmask()
 	if id != nil {
 		// Hand the transfer log to the user, who must be able to rotate
 		// it once root is gone.
 		if err := chownForUser(cfg.LogFile, id); err != nil {
-			return fail(fmt.Errorf("TENTACLE_LOG_FILE: %w", err))
+			return fail(logHandOverError(cfg.LogFile, id, err))
 		}
 		if err := privileges.Drop(id); err != nil {
 			return fail(err)
 		}
 		d.logf(protocol.LevelNotice, "Running as user %s (uid %d, gid %d)", id.Name, id.UID, id.GID)
 	}
+	// Rotation creates files in the directory, as the user: root could
+	// open the log there, but the user may not be able to.
 	if err := checkDirWritable(filepath.Dir(cfg.LogFile)); err != nil {
-		return fail(fmt.Errorf("TENTACLE_LOG_FILE %s: the transfer log could not be rotated: %w", cfg.LogFile, err))
+		return fail(logDirError(cfg.LogFile, id, err))
 	}
 	if err := in.OpenStorage(); err != nil {
 		return fail(fmt.Errorf("PANDORA_SERVER_PATH: %w", err))
