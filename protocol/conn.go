@@ -308,6 +308,10 @@ func (c *conn) handleSend(cmd Command) error {
 	if cmd.Verb == VerbZSend {
 		n, err := c.receiveArchive(pending, cmd.Size)
 		t.Bytes = n
+		if err != nil {
+			// Nothing may remain when the client reads the refusal.
+			pending.Abort()
+		}
 		switch {
 		case errors.Is(err, ErrTooBig):
 			// The archive itself was small enough: say what was not.
@@ -316,7 +320,7 @@ func (c *conn) handleSend(cmd Command) error {
 			return c.reply(cmd.Verb + " ERR (" + ErrTooBig.Error() + ")")
 		case errors.Is(err, ErrStorage):
 			// The archive was taken off the wire: the session is in step.
-			s.logf(LevelError, "%v", err)
+			s.logf(LevelError, "Compressed file '%s' size %db from %s not stored: %v", cmd.Name, cmd.Size, c.remote, err)
 			return c.refuse(t, cmd, ErrStorage, err.Error())
 		case errors.Is(err, ErrBadArchive):
 			s.logf(LevelLog, "Uncompress error for '%s' from %s: %v", cmd.Name, c.remote, err)
@@ -327,8 +331,14 @@ func (c *conn) handleSend(cmd Command) error {
 			return err
 		}
 	} else {
-		n, err := copyN(pending, c.br, cmd.Size)
-		t.Bytes = n
+		// A failing disk (ENOSPC, EIO) must not reset the connection:
+		// the writer keeps the storage's error and swallows the rest of
+		// the announced bytes, so that an error of the copy itself is
+		// the network's, and after a storage error the session is in
+		// step for the refusal and the next command.
+		w := &storeWriter{w: pending}
+		_, err := copyN(w, c.br, cmd.Size)
+		t.Bytes = w.n
 		if err != nil {
 			if err == io.EOF {
 				err = io.ErrUnexpectedEOF
@@ -336,13 +346,21 @@ func (c *conn) handleSend(cmd Command) error {
 			c.finish(t, err)
 			return err
 		}
+		if w.err != nil {
+			// Nothing may remain when the client reads the refusal.
+			pending.Abort()
+			err := fmt.Errorf("write %q: %w", t.Path, w.err)
+			s.logf(LevelError, "File '%s' size %db from %s not stored: %v", cmd.Name, cmd.Size, c.remote, err)
+			return c.refuse(t, cmd, ErrStorage, err.Error())
+		}
 	}
 
 	if err := pending.Commit(); err != nil {
+		pending.Abort() // nothing may remain when the client reads the refusal
 		if errors.Is(err, ErrExists) {
 			return c.refuse(t, cmd, ErrExists, "'"+t.Path+"' was stored by another upload meanwhile")
 		}
-		s.logf(LevelError, "%v", err)
+		s.logf(LevelError, "File '%s' size %db from %s not stored: %v", cmd.Name, cmd.Size, c.remote, err)
 		return c.refuse(t, cmd, ErrStorage, err.Error())
 	}
 	c.finish(t, nil)
@@ -360,24 +378,39 @@ func (c *conn) handleSend(cmd Command) error {
 // receiveArchive keeps the n bytes of a ZIP archive in a temporary file
 // (a ZIP is read from its end, so it cannot be inflated as it streams in),
 // then inflates its first member into dst, refusing more than MaxSize bytes.
+// A failure to keep the archive or to write dst wraps ErrStorage, and comes
+// only once the n bytes are off the wire, so that the session stays in step
+// for the refusal; any other error but the archive's is the connection's.
 func (c *conn) receiveArchive(dst io.Writer, n int64) (int64, error) {
 	archive, err := os.CreateTemp(c.srv.tempDir(), tempPrefix+"zsend-*")
 	if err != nil {
 		// Take the data anyway so that the connection stays in step.
 		if _, cerr := copyN(io.Discard, c.br, n); cerr != nil {
+			if cerr == io.EOF {
+				cerr = io.ErrUnexpectedEOF
+			}
 			return 0, cerr
 		}
-		return 0, fmt.Errorf("%w: %v", ErrStorage, err)
+		return 0, fmt.Errorf("%w: keep the archive: %w", ErrStorage, err)
 	}
 	defer os.Remove(archive.Name())
 	defer archive.Close()
-	if _, err := copyN(archive, c.br, n); err != nil {
+	w := &storeWriter{w: archive} // see handleSend
+	if _, err := copyN(w, c.br, n); err != nil {
 		if err == io.EOF {
 			err = io.ErrUnexpectedEOF
 		}
 		return 0, err
 	}
-	return unzipFirst(dst, archive, n, c.srv.maxSize())
+	if w.err != nil {
+		return 0, fmt.Errorf("%w: keep the archive: %w", ErrStorage, w.err)
+	}
+	stored := &trackedWriter{w: dst}
+	written, err := unzipFirst(stored, archive, n, c.srv.maxSize())
+	if err != nil && stored.err != nil {
+		return written, fmt.Errorf("%w: store the inflated file: %w", ErrStorage, stored.err)
+	}
+	return written, err
 }
 
 // errInsecureOff ends a connection that asks for LS or MV from a server not

@@ -60,6 +60,29 @@ func (t *trackedWriter) Write(p []byte) (int, error) {
 	return n, err
 }
 
+// storeWriter writes an upload's bytes to storage until a write fails
+// (ENOSPC, EIO), then keeps the error and swallows the rest. The copy from
+// the client goes on to the announced size, so that the connection stays
+// in step and the client gets a refusal line instead of a reset; and an
+// error of the copy is then the network's, never the storage's.
+type storeWriter struct {
+	w   io.Writer
+	n   int64 // bytes stored
+	err error // the first write error
+}
+
+func (s *storeWriter) Write(p []byte) (int, error) {
+	if s.err == nil {
+		n, err := s.w.Write(p)
+		s.n += int64(n)
+		if err == nil && n < len(p) {
+			err = io.ErrShortWrite
+		}
+		s.err = err
+	}
+	return len(p), nil
+}
+
 // tempArchive is a ZIP archive in a temporary file that disappears on Close.
 type tempArchive struct{ *os.File }
 
