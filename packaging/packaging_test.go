@@ -313,9 +313,15 @@ func TestPackageScripts(t *testing.T) {
 
 // TestDebInstall installs the .deb on this machine and runs the service
 // as an administrator would, through the init script (or systemd, when it
-// runs), then purges the package. The machine is left as found: what the
-// test or the package created (the pandora user and group, the spool and
-// log directories, the file sent) is removed at the end, even on failure.
+// runs), then purges the package. It does so in two cases: the package
+// makes the pandora user, a system account without a login shell; and a
+// pandora user exists already, as on any Pandora FMS server, with a login
+// shell and a home of its own, which the package must leave exactly as it
+// is. On a machine that has a pandora user only the second case runs, with
+// that user. The machine is left as found: what the test or the package
+// created (the pandora user and group, the spool and log directories, the
+// file sent) is removed at the end, even on failure, and a pandora user the
+// machine had is never changed nor removed.
 func TestDebInstall(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("installs a package: needs root; CI runs as root")
@@ -350,9 +356,30 @@ func TestDebInstall(t *testing.T) {
 		}
 	}
 
+	tests := []struct {
+		name string
+		// userExists makes a pandora user with a login shell before the
+		// install, unless the machine has one.
+		userExists bool
+	}{
+		{"package makes the pandora user", false},
+		{"existing pandora user left as it is", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) { debInstall(t, deb, files, tt.userExists) })
+	}
+}
+
+// debInstall is one case of TestDebInstall: install, serve, purge.
+func debInstall(t *testing.T, deb string, files map[string]string, userExists bool) {
+	machineUser := passwdEntry(t, "pandora")
+	if !userExists && machineUser != "" {
+		t.Skipf("this machine has a pandora user (%s): the package makes none; the other case checks that the package leaves it as it is", machineUser)
+	}
+
 	// What the machine had before.
 	exists := func(p string) bool { _, err := os.Lstat(p); return err == nil }
-	hadUser := lookupUser("pandora") != nil
+	hadUser := machineUser != ""
 	_, groupErr := user.LookupGroup("pandora")
 	hadGroup := groupErr == nil
 	// The directories the package may create, parents first.
@@ -402,6 +429,30 @@ func TestDebInstall(t *testing.T) {
 		}
 	})
 
+	// A Pandora FMS server's user, when the machine has none: a login
+	// shell and a home that are not the package's. The cleanup above
+	// removes it, as the machine had none.
+	if userExists && !hadUser {
+		home := "/home/pandora-test-" + randomHex(t)
+		mustRun(t, "useradd", "--user-group", "--shell", "/bin/bash", "--home-dir", home, "--no-create-home",
+			"--comment", "made by tentacle's TestDebInstall", "pandora")
+	}
+	var userBefore, groupsBefore string
+	if userExists {
+		userBefore, groupsBefore = passwdEntry(t, "pandora"), userGroups(t, "pandora")
+	}
+	// unchanged checks that the existing pandora user is as it was:
+	// uid, primary group, name, home, shell, and the groups it is in.
+	unchanged := func(when string) {
+		t.Helper()
+		if got := passwdEntry(t, "pandora"); got != userBefore {
+			t.Errorf("%s, the pandora user is %q, want it as it was: %q", when, got, userBefore)
+		}
+		if got := userGroups(t, "pandora"); got != groupsBefore {
+			t.Errorf("%s, pandora is in the groups %q, want those it was in: %q", when, got, groupsBefore)
+		}
+	}
+
 	// Install. Whether the postinst could start the service depends on
 	// the machine (policy-rc.d forbids it in containers); it must not
 	// fail the installation either way.
@@ -412,11 +463,15 @@ func TestDebInstall(t *testing.T) {
 	if pandora == nil {
 		t.Fatal("the package did not create the pandora user")
 	}
-	if shell := loginShell(t, "pandora"); !slices.Contains([]string{"/usr/sbin/nologin", "/sbin/nologin", "/bin/false"}, shell) {
-		t.Errorf("pandora's shell is %s, want no login shell", shell)
-	}
-	if !hadUser && pandora.HomeDir != "/var/spool/pandora" {
-		t.Errorf("pandora's home is %s, want /var/spool/pandora", pandora.HomeDir)
+	if userExists {
+		unchanged("after the install")
+	} else {
+		if shell := loginShell(t, "pandora"); !slices.Contains([]string{"/usr/sbin/nologin", "/sbin/nologin", "/bin/false"}, shell) {
+			t.Errorf("pandora's shell is %s, want no login shell", shell)
+		}
+		if pandora.HomeDir != "/var/spool/pandora" {
+			t.Errorf("pandora's home is %s, want /var/spool/pandora", pandora.HomeDir)
+		}
 	}
 	uid, _ := strconv.Atoi(pandora.Uid)
 	wantDirs := map[string]fs.FileMode{"/var/spool/pandora/data_in": fs.ModeSetgid | 0o770, "/var/log/tentacle": 0o750}
@@ -499,6 +554,8 @@ func TestDebInstall(t *testing.T) {
 	}
 	if lookupUser("pandora") == nil {
 		t.Error("the purge removed the pandora user")
+	} else if userExists {
+		unchanged("after the purge")
 	}
 	for name := range files {
 		if exists(name) {
@@ -546,6 +603,26 @@ func lookupUser(name string) *user.User {
 		return nil
 	}
 	return u
+}
+
+// passwdEntry is the user's line in the passwd database, "" when there is
+// no such user.
+func passwdEntry(t *testing.T, name string) string {
+	t.Helper()
+	out, code := run(t, "getent", "passwd", name)
+	if code == 2 { // no such key
+		return ""
+	}
+	if code != 0 {
+		t.Fatalf("getent passwd %s: exit status %d\n%s", name, code, out)
+	}
+	return strings.TrimSpace(out)
+}
+
+// userGroups names the groups the user is in, its primary group first.
+func userGroups(t *testing.T, name string) string {
+	t.Helper()
+	return strings.TrimSpace(mustRun(t, "id", "--groups", "--name", name))
 }
 
 // loginShell is the user's shell in the passwd database.
