@@ -15,21 +15,25 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// mountTmpfs mounts a tmpfs of the given size on a fresh directory, to
-// fill a real disk without filling the machine's; it is unmounted when t
-// ends.
-func mountTmpfs(t *testing.T, size string) string {
+// mountTmpfs mounts a tmpfs of the given size on dir ("" for a fresh
+// directory), to fill a real disk without filling the machine's; it is
+// unmounted when t ends.
+func mountTmpfs(t *testing.T, dir, size string) string {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("needs root to mount a tmpfs")
 	}
-	dir := t.TempDir()
+	if dir == "" {
+		dir = t.TempDir()
+	}
 	if err := unix.Mount("tmpfs", dir, "tmpfs", 0, "size="+size); err != nil {
 		t.Skipf("cannot mount a tmpfs here: %v", err)
 	}
 	t.Cleanup(func() {
 		if err := unix.Unmount(dir, 0); err != nil {
+			// Something still holds it: say so, but leave no mount behind.
 			t.Errorf("unmount %s: %v", dir, err)
+			unix.Unmount(dir, unix.MNT_DETACH)
 		}
 	})
 	return dir
@@ -54,7 +58,7 @@ func freeBytes(t *testing.T, dir string) int64 {
 func TestFullDisk(t *testing.T) {
 	for _, overwrite := range []bool{false, true} { // O_TMPFILE, or named temporary files
 		t.Run(map[bool]string{false: "anonymous", true: "named"}[overwrite], func(t *testing.T) {
-			mnt := mountTmpfs(t, "4m")
+			mnt := mountTmpfs(t, "", "4m")
 			spool, tmp, filler := filepath.Join(mnt, "spool"), filepath.Join(mnt, "tmp"), filepath.Join(mnt, "filler")
 			mkdirs(t, mnt, "spool", "tmp")
 			const room = 256 << 10
@@ -139,6 +143,46 @@ func TestFullDisk(t *testing.T) {
 			}
 			if err := c.Quit(); err != nil {
 				t.Fatal(err)
+			}
+		})
+	}
+}
+
+// TestReplacedByOtherFileSystem renames the storage directory away under
+// an upload in flight and mounts another file system where it was: the
+// upload cannot be moved there, so it is refused and lands nowhere, and
+// the next upload goes to the new file system.
+func TestReplacedByOtherFileSystem(t *testing.T) {
+	for _, overwrite := range []bool{false, true} {
+		t.Run(map[bool]string{false: "anonymous", true: "named"}[overwrite], func(t *testing.T) {
+			top, s := openStorageWithSub(t)
+			p, err := s.Create("a.data", overwrite)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer p.Abort()
+			p.Write([]byte("a"))
+			old := replaceDir(t, top, "renamed")
+			t.Cleanup(func() { os.RemoveAll(old) })
+			mountTmpfs(t, top, "1m")
+			t.Cleanup(func() { s.Close() }) // before the unmount
+			if err := p.Commit(); err == nil || errors.Is(err, ErrExists) {
+				t.Fatalf("Commit across file systems: %v, want a storage error", err)
+			}
+			if err := p.Abort(); err != nil {
+				t.Fatal(err)
+			}
+			if got := entries(t, old); !slices.Equal(got, []string{"sub"}) {
+				t.Errorf("old directory holds %v", got)
+			}
+			if got := entries(t, top); len(got) != 0 {
+				t.Errorf("new directory holds %v", got)
+			}
+			if err := storeFile(s, "b.data", "b", overwrite); err != nil {
+				t.Fatalf("upload to the new file system: %v", err)
+			}
+			if got := readFile(t, filepath.Join(top, "b.data")); got != "b" {
+				t.Errorf("b.data holds %q", got)
 			}
 		})
 	}
