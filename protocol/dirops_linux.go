@@ -146,8 +146,11 @@ type dirID struct{ dev, ino uint64 }
 // same reports whether two IDs are one directory.
 func (a dirID) same(b dirID) bool { return a == b }
 
+// dirKey is what the per-directory states are filed under.
+type dirKey = dirID
+
 // key is what the per-directory states are filed under.
-func (a dirID) key() any { return a }
+func (a dirID) key() dirKey { return a }
 
 // pathID identifies what p names now, following symbolic links as opening
 // it would.

@@ -60,7 +60,9 @@ type dirID struct {
 
 func (a dirID) same(b dirID) bool { return a.fi != nil && b.fi != nil && os.SameFile(a.fi, b.fi) }
 
-func (a dirID) key() any { return a.name }
+type dirKey = string
+
+func (a dirID) key() dirKey { return a.name }
 
 func pathID(p string) (dirID, error) {
 	fi, err := os.Stat(p)

@@ -91,8 +91,10 @@ func tempName() string {
 // directory is moved into the new one at Commit, which works within one
 // file system and is refused otherwise: it never lands where the path no
 // longer leads. Filter subdirectories are looked up by path for each upload
-// and checked again at Commit the same way. A path that names nothing
-// refuses uploads until it is made again.
+// and checked again at Commit the same way. A held directory that was
+// removed may have a successor with its inode number (ext4 reuses them):
+// the ENOENT that a call in it then gets makes the upload look again. A
+// path that names nothing refuses uploads until it is made again.
 type DirStorage struct {
 	// root is the storage directory's path, made absolute: what the
 	// storage follows. Its Name method answers as an os.Root's would.
@@ -106,7 +108,7 @@ type DirStorage struct {
 	reopening sync.Mutex
 
 	mu   sync.Mutex
-	dirs map[any]*dirState // per subdirectory, by identity (dirID.key)
+	dirs map[dirKey]*dirState // per subdirectory, by identity (dirID.key)
 
 	// NoSync skips the fsync calls. It is for benchmarks and tests on
 	// throwaway directories only: it gives up durability across a crash.
@@ -462,7 +464,7 @@ type heldDir struct {
 
 // holdDir opens dir, relative to what the storage path names now (see
 // holdRoot), for calls relative to it; releaseDir undoes it. The top
-// directory's handle is shared (see top); a subdirectory, a filter's, gets
+// directory's handle is shared (see openRoot.top); a subdirectory, a filter's, gets
 // a handle of its own, so that one replaced meanwhile is looked up again.
 func (s *DirStorage) holdDir(dir string, recheck bool) (heldDir, error) {
 	r, err := s.holdRoot(recheck)
@@ -565,7 +567,7 @@ func (s *DirStorage) subdirState(id dirID) *dirState {
 	st := s.dirs[id.key()]
 	if st == nil {
 		if s.dirs == nil {
-			s.dirs = make(map[any]*dirState)
+			s.dirs = make(map[dirKey]*dirState)
 		}
 		st = newDirState()
 		s.dirs[id.key()] = st
