@@ -24,7 +24,7 @@ PKG_ARCH     ?= amd64
 PKG_OUT      ?= dist
 PKG_BUILD    := $(PKG_OUT)/.pkgbuild
 
-.PHONY: all build test run bench bench-fs cross lint clean package
+.PHONY: all build test test-system run bench bench-fs cross lint clean package
 
 all: build
 
@@ -42,6 +42,19 @@ lint:
 
 test: build lint
 	$(GO) test -race -count=1 ./...
+
+# test-system: the packages under a real systemd and a real SysV init, each
+# booted in a systemd-nspawn container (root; see systemtest/). It installs
+# what it needs; the Debian trees are made once and kept in
+# /var/cache/tentacle-test.
+SYSTEM_TOOLS := systemd-nspawn:systemd-container debootstrap:debootstrap nsenter:util-linux
+test-system:
+	@need=; for t in $(SYSTEM_TOOLS); do command -v $${t%%:*} >/dev/null || need="$$need $${t#*:}"; done; \
+	  if [ -n "$$need" ]; then \
+	    if [ "$$(id -u)" != 0 ]; then echo "test-system needs root (and:$$need)"; exit 1; fi; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$need; \
+	  fi
+	$(GO) test -tags system -count=1 -timeout 40m -v ./systemtest/
 
 # run: serve on port 41121 from ./run/data_in with Pandora's filters. As root
 # the server drops to $(RUN_USER), so the directory is handed to that user.
