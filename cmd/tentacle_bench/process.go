@@ -34,7 +34,7 @@ const (
 type serverOptions struct {
 	kind     serverKind
 	path     string // binary or Perl script
-	maxConns int    // -c
+	maxConns int    // -c; 0 for the server's default
 	timeout  int    // -t, seconds
 	maxSize  int64  // -m, bytes
 }
@@ -71,8 +71,10 @@ func startServer(opts serverOptions, dir string) (*server, error) {
 	}
 	s := &server{addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), dir: dir, done: make(chan struct{}), output: &tailBuffer{max: 8 << 10}}
 	serverArgs := []string{"-s", dir, "-a", "127.0.0.1", "-p", strconv.Itoa(port),
-		"-c", strconv.Itoa(opts.maxConns), "-t", strconv.Itoa(opts.timeout),
-		"-m", strconv.FormatInt(opts.maxSize, 10), "-q"}
+		"-t", strconv.Itoa(opts.timeout), "-m", strconv.FormatInt(opts.maxSize, 10), "-q"}
+	if opts.maxConns > 0 { // 0: the server's default
+		serverArgs = append(serverArgs, "-c", strconv.Itoa(opts.maxConns))
+	}
 	asRoot := os.Geteuid() == 0
 	var nobody *user.User
 	if asRoot {

@@ -25,6 +25,7 @@ type report struct {
 	small      *smallResult
 	big        *bigResult
 	idle       *idleResult
+	stalled    *stalledResult
 }
 
 // summaryLine is one row of the summary table.
@@ -103,6 +104,9 @@ func (r *report) write(w io.Writer) {
 	}
 	if r.idle != nil {
 		r.writeIdle(w)
+	}
+	if r.stalled != nil {
+		r.writeStalled(w)
 	}
 }
 
