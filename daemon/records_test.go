@@ -32,6 +32,8 @@ func TestNewRecord(t *testing.T) {
 		{"exists", fmt.Errorf("commit: %w", protocol.ErrExists), ResultRefused},
 		{"reply", &protocol.ReplyError{Command: "RECV", Line: "RECV ERR (file does not exist)"}, ResultRefused},
 		{"broken", errors.New("connection reset"), ResultFailed},
+		{"disk full", fmt.Errorf("write: %w", protocol.ErrStorage), ResultFailed},
+		{"panic", fmt.Errorf("%w: panic: bug", protocol.ErrInternal), ResultFailed},
 	}
 	for _, tt := range tests {
 		r := NewRecord(protocol.Transfer{Remote: remote, TLSSubject: "CN=agent1", Command: "SEND", Name: "a.conf", Path: "conf/a.conf",
