@@ -8,10 +8,8 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"os"
 	"path"
 	"runtime/debug"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -122,8 +120,10 @@ func (c *conn) handle(cmd Command) bool {
 	switch cmd.Verb {
 	case VerbSend, VerbZSend:
 		err = c.handleSend(cmd)
-	case VerbRecv, VerbZRecv, VerbMV:
+	case VerbRecv, VerbZRecv:
 		err = c.handleRecv(cmd)
+	case VerbMV:
+		err = c.handleMove(cmd)
 	case VerbLS:
 		err = c.handleList(cmd)
 	case VerbQuit:
@@ -231,12 +231,36 @@ func (c *conn) finish(t *Transfer, err error) {
 	}
 }
 
-// refuse answers a command with "VERB ERR (reason)" and records why. It
+// refuse answers a command with its refusal line and records why. It
 // returns the error of the reply itself, which ends the connection.
 func (c *conn) refuse(t *Transfer, cmd Command, reason error, detail string) error {
 	c.logRefusal(cmd, reason, detail)
+	return c.refused(t, reason)
+}
+
+// refused records a refusal that was already logged and sends its line.
+func (c *conn) refused(t *Transfer, reason error) error {
 	c.finish(t, reason)
-	return c.reply(t.Command + " ERR (" + reason.Error() + ")")
+	return c.reply(refusalLine(t.Command, reason))
+}
+
+// refusalLine is the line that refuses a command for reason, in the
+// reference's words: "VERB ERR (reason)", except that MV, LS and a bad
+// compressed upload are refused without a reason, and RECV names an
+// invalid name its own way.
+func refusalLine(verb string, reason error) string {
+	switch {
+	case verb == VerbMV || verb == VerbLS || errors.Is(reason, ErrBadArchive):
+		return verb + " ERR"
+	case (verb == VerbRecv || verb == VerbZRecv) && errors.Is(reason, ErrInvalidName):
+		return verb + " ERR (file has an invalid file name)"
+	}
+	for _, known := range []error{ErrInvalidName, ErrTooBig, ErrExists, ErrNotExist, ErrStorage} {
+		if errors.Is(reason, known) {
+			return verb + " ERR (" + known.Error() + ")"
+		}
+	}
+	return verb + " ERR (" + reason.Error() + ")"
 }
 
 // logRefusal logs a refusal in the reference's words, which scripts grep
@@ -272,306 +296,6 @@ func (c *conn) storagePath(name string) string {
 		c.srv.logf(LevelLog, "File '%s' matches filter '%s' (changing to directory '%s')", name, f.Pattern, dir)
 	}
 	return path.Join(dir, name)
-}
-
-// handleSend receives a file: SEND streams it to storage, ZSEND first keeps
-// the archive aside, then inflates its first member into storage.
-func (c *conn) handleSend(cmd Command) error {
-	s := c.srv
-	t := c.transfer(cmd)
-	if cmd.Verb == VerbZSend {
-		s.logf(LevelInfo, "Request to send compressed file '%s' size %db from %s", cmd.Name, cmd.Size, c.remote)
-	} else {
-		s.logf(LevelInfo, "Request to send file '%s' size %db from %s", cmd.Name, cmd.Size, c.remote)
-	}
-	if err := CheckName(cmd.Name, s.InvalidChars); err != nil {
-		return c.refuse(t, cmd, ErrInvalidName, err.Error())
-	}
-	if cmd.Size < 1 || cmd.Size > s.maxSize() {
-		return c.refuse(t, cmd, ErrTooBig, fmt.Sprintf("size %d is outside 1..%d", cmd.Size, s.maxSize()))
-	}
-	t.Path = c.storagePath(cmd.Name)
-	pending, err := s.Storage.Create(t.Path, s.Overwrite)
-	if errors.Is(err, ErrExists) {
-		return c.refuse(t, cmd, ErrExists, "'"+t.Path+"' already exists")
-	}
-	if err != nil {
-		s.logf(LevelError, "%v", err)
-		return c.refuse(t, cmd, ErrStorage, err.Error())
-	}
-	defer pending.Abort()
-	if err := c.reply(cmd.Verb + " OK"); err != nil {
-		c.finish(t, err)
-		return err
-	}
-
-	if cmd.Verb == VerbZSend {
-		n, err := c.receiveArchive(pending, cmd.Size)
-		t.Bytes = n
-		if err != nil {
-			// Nothing may remain when the client reads the refusal.
-			pending.Abort()
-		}
-		switch {
-		case errors.Is(err, ErrTooBig):
-			// The archive itself was small enough: say what was not.
-			s.logf(LevelLog, "Compressed file '%s' size %db from %s inflates to more than %d bytes: too big", cmd.Name, cmd.Size, c.remote, s.maxSize())
-			c.finish(t, ErrTooBig)
-			return c.reply(cmd.Verb + " ERR (" + ErrTooBig.Error() + ")")
-		case errors.Is(err, ErrStorage):
-			// The archive was taken off the wire: the session is in step.
-			s.logf(LevelError, "Compressed file '%s' size %db from %s not stored: %v", cmd.Name, cmd.Size, c.remote, err)
-			return c.refuse(t, cmd, ErrStorage, err.Error())
-		case errors.Is(err, ErrBadArchive):
-			s.logf(LevelLog, "Uncompress error for '%s' from %s: %v", cmd.Name, c.remote, err)
-			c.finish(t, err)
-			return c.reply(cmd.Verb + " ERR")
-		case err != nil:
-			c.finish(t, err)
-			return err
-		}
-	} else {
-		// A failing disk (ENOSPC, EIO) must not reset the connection:
-		// the writer keeps the storage's error and swallows the rest of
-		// the announced bytes, so that an error of the copy itself is
-		// the network's, and after a storage error the session is in
-		// step for the refusal and the next command.
-		w := &storeWriter{w: pending}
-		_, err := copyN(w, c.br, cmd.Size)
-		t.Bytes = w.n
-		if err != nil {
-			if err == io.EOF {
-				err = io.ErrUnexpectedEOF
-			}
-			c.finish(t, err)
-			return err
-		}
-		if w.err != nil {
-			// Nothing may remain when the client reads the refusal.
-			pending.Abort()
-			err := fmt.Errorf("write %q: %w", t.Path, w.err)
-			s.logf(LevelError, "File '%s' size %db from %s not stored: %v", cmd.Name, cmd.Size, c.remote, err)
-			return c.refuse(t, cmd, ErrStorage, err.Error())
-		}
-	}
-
-	if err := pending.Commit(); err != nil {
-		pending.Abort() // nothing may remain when the client reads the refusal
-		if errors.Is(err, ErrExists) {
-			return c.refuse(t, cmd, ErrExists, "'"+t.Path+"' was stored by another upload meanwhile")
-		}
-		s.logf(LevelError, "File '%s' size %db from %s not stored: %v", cmd.Name, cmd.Size, c.remote, err)
-		return c.refuse(t, cmd, ErrStorage, err.Error())
-	}
-	c.finish(t, nil)
-	if err := c.reply(cmd.Verb + " OK"); err != nil {
-		return err
-	}
-	if cmd.Verb == VerbZSend {
-		s.logf(LevelInfo, "Received compressed file '%s' size %db from %s", cmd.Name, cmd.Size, c.remote)
-	} else {
-		s.logf(LevelInfo, "Received file '%s' size %db from %s", cmd.Name, cmd.Size, c.remote)
-	}
-	return nil
-}
-
-// receiveArchive keeps the n bytes of a ZIP archive in a temporary file
-// (a ZIP is read from its end, so it cannot be inflated as it streams in),
-// then inflates its first member into dst, refusing more than MaxSize bytes.
-// A failure to keep the archive or to write dst wraps ErrStorage, and comes
-// only once the n bytes are off the wire, so that the session stays in step
-// for the refusal; any other error but the archive's is the connection's.
-func (c *conn) receiveArchive(dst io.Writer, n int64) (int64, error) {
-	archive, err := os.CreateTemp(c.srv.tempDir(), tempPrefix+"zsend-*")
-	if err != nil {
-		// Take the data anyway so that the connection stays in step.
-		if _, cerr := copyN(io.Discard, c.br, n); cerr != nil {
-			if cerr == io.EOF {
-				cerr = io.ErrUnexpectedEOF
-			}
-			return 0, cerr
-		}
-		return 0, fmt.Errorf("%w: keep the archive: %w", ErrStorage, err)
-	}
-	defer os.Remove(archive.Name())
-	defer archive.Close()
-	w := &storeWriter{w: archive} // see handleSend
-	if _, err := copyN(w, c.br, n); err != nil {
-		if err == io.EOF {
-			err = io.ErrUnexpectedEOF
-		}
-		return 0, err
-	}
-	if w.err != nil {
-		return 0, fmt.Errorf("%w: keep the archive: %w", ErrStorage, w.err)
-	}
-	stored := &trackedWriter{w: dst}
-	written, err := unzipFirst(stored, archive, n, c.srv.maxSize())
-	if err != nil && stored.err != nil {
-		return written, fmt.Errorf("%w: store the inflated file: %w", ErrStorage, stored.err)
-	}
-	return written, err
-}
-
-// errInsecureOff ends a connection that asks for LS or MV from a server not
-// in insecure mode, as the reference does.
-var errInsecureOff = errors.New("insecure mode disabled")
-
-// handleRecv sends a file: RECV as it is stored, ZRECV as a ZIP archive, MV
-// as RECV and then deletes it.
-func (c *conn) handleRecv(cmd Command) error {
-	s := c.srv
-	if cmd.Verb == VerbMV && !s.Insecure {
-		return errInsecureOff
-	}
-	t := c.transfer(cmd)
-	switch cmd.Verb {
-	case VerbZRecv:
-		s.logf(LevelInfo, "Request to receive compressed file '%s' from %s", cmd.Name, c.remote)
-	case VerbMV:
-		s.logf(LevelInfo, "Request to move file '%s' from %s", cmd.Name, c.remote)
-	default:
-		s.logf(LevelInfo, "Request to receive file '%s' from %s", cmd.Name, c.remote)
-	}
-	refuse := func(reason error, detail string) error {
-		if cmd.Verb == VerbMV { // MV refuses without a reason
-			c.logRefusal(cmd, reason, detail)
-			c.finish(t, reason)
-			return c.reply("MV ERR")
-		}
-		if reason == ErrInvalidName { // RECV's own wording
-			c.logRefusal(cmd, reason, detail)
-			c.finish(t, reason)
-			return c.reply(cmd.Verb + " ERR (file has an invalid file name)")
-		}
-		return c.refuse(t, cmd, reason, detail)
-	}
-	if err := CheckName(cmd.Name, s.InvalidChars); err != nil {
-		return refuse(ErrInvalidName, err.Error())
-	}
-	t.Path = c.storagePath(cmd.Name)
-	f, err := s.Storage.Open(t.Path)
-	if err != nil {
-		if errors.Is(err, ErrNotExist) {
-			return refuse(ErrNotExist, "'"+t.Path+"' does not exist")
-		}
-		s.logf(LevelError, "%v", err)
-		return refuse(ErrStorage, err.Error())
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		s.logf(LevelError, "%v", err)
-		return refuse(ErrStorage, err.Error())
-	}
-	var body io.Reader = f
-	size := st.Size()
-	if cmd.Verb == VerbZRecv {
-		archive, err := zipToTemp(f, cmd.Name, st.ModTime(), s.tempDir())
-		if err != nil {
-			s.logf(LevelError, "compress '%s': %v", t.Path, err)
-			return refuse(ErrStorage, err.Error())
-		}
-		defer archive.Close()
-		asize, err := archive.Seek(0, io.SeekEnd)
-		if err == nil {
-			_, err = archive.Seek(0, io.SeekStart)
-		}
-		if err != nil {
-			return refuse(ErrStorage, err.Error())
-		}
-		body, size = archive, asize
-	}
-
-	if err := c.reply(cmd.Verb + " SIZE " + strconv.FormatInt(size, 10)); err != nil {
-		c.finish(t, err)
-		return err
-	}
-	answer, err := c.readLine()
-	if err != nil {
-		c.finish(t, err)
-		return err
-	}
-	if answer != cmd.Verb+" OK" {
-		s.logf(LevelLog, "Requested file '%s' from %s not sent: client answered %q", t.Path, c.remote, answer)
-		c.finish(t, fmt.Errorf("%w: client answered %q", ErrRefused, answer))
-		return nil
-	}
-	n, err := copyN(c.rw, body, size)
-	t.Bytes = n
-	if err != nil {
-		// The size is promised: a file that shrank meanwhile leaves the
-		// stream out of step, so the connection must end.
-		c.finish(t, err)
-		return err
-	}
-	if cmd.Verb == VerbMV {
-		if err := s.Storage.Remove(t.Path); err != nil {
-			s.logf(LevelError, "Requested file '%s' from %s sent but not deleted: %v", t.Path, c.remote, err)
-			c.finish(t, fmt.Errorf("%w: %v", ErrStorage, err))
-			return nil
-		}
-	}
-	c.finish(t, nil)
-	s.logf(LevelLog, "Requested file '%s' from %s sent", t.Path, c.remote)
-	return nil
-}
-
-// handleList sends the names in the directory the filters map a name to.
-func (c *conn) handleList(cmd Command) error {
-	s := c.srv
-	if !s.Insecure {
-		return errInsecureOff
-	}
-	t := c.transfer(cmd)
-	s.logf(LevelInfo, "Request to list files matched by filter %s from %s", cmd.Name, c.remote)
-	fail := func(reason error, detail string) error {
-		c.logRefusal(cmd, reason, detail)
-		c.finish(t, reason)
-		return c.reply("LS ERR")
-	}
-	// The name only selects a filter, so it may be empty.
-	if cmd.Name != "" {
-		if err := CheckName(cmd.Name, s.InvalidChars); err != nil {
-			return fail(ErrInvalidName, err.Error())
-		}
-	}
-	t.Path, _ = route(s.Filters, cmd.Name)
-	names, err := s.Storage.List(t.Path)
-	if err != nil {
-		return fail(ErrStorage, err.Error())
-	}
-	// "." and ".." come first, as with the reference: a listing is never
-	// empty, since Tentacle clients do not take a zero-byte transfer well.
-	var b strings.Builder
-	b.WriteString(".\n..\n")
-	for _, n := range names {
-		if listable(n, s.InvalidChars) {
-			b.WriteString(n)
-			b.WriteByte('\n')
-		}
-	}
-	if err := c.reply("LS SIZE " + strconv.Itoa(b.Len())); err != nil {
-		c.finish(t, err)
-		return err
-	}
-	answer, err := c.readLine()
-	if err != nil {
-		c.finish(t, err)
-		return err
-	}
-	if answer != "LS OK" {
-		s.logf(LevelLog, "Requested directory listing from %s not sent", c.remote)
-		c.finish(t, fmt.Errorf("%w: client answered %q", ErrRefused, answer))
-		return nil
-	}
-	_, err = io.WriteString(c.rw, b.String())
-	t.Bytes = int64(b.Len())
-	c.finish(t, err)
-	if err == nil {
-		s.logf(LevelLog, "Requested directory listing from %s sent", c.remote)
-	}
-	return err
 }
 
 // copyN copies exactly n bytes with a pooled buffer, so that neither side's

@@ -70,27 +70,18 @@ func (l *TextLogger) Enabled(level Level) bool {
 
 // Log implements Logger.
 func (l *TextLogger) Log(level Level, msg string) {
-	var tag, end string
-	w := l.Out
+	if !l.Enabled(level) {
+		return
+	}
+	tag, end, w := "[log]", ".", l.Out
 	switch level {
 	case LevelError:
-		if l.Quiet {
-			return
-		}
-		tag = "[err]"
+		tag, end = "[err]", ""
 		if l.Err != nil {
 			w = l.Err
 		}
-	case LevelLog, LevelNotice:
-		if l.Verbosity < 1 && level == LevelLog {
-			return
-		}
-		tag, end = "[log]", "."
-	default:
-		if l.Verbosity < 2 {
-			return
-		}
-		tag, end = "[info]", "."
+	case LevelInfo:
+		tag = "[info]"
 	}
 	if w == nil {
 		return

@@ -92,6 +92,16 @@ func (t tempArchive) Close() error {
 	return err
 }
 
+// size is the archive's length; it leaves the file at its start, ready to
+// be sent.
+func (t tempArchive) size() (int64, error) {
+	n, err := t.Seek(0, io.SeekEnd)
+	if err == nil {
+		_, err = t.Seek(0, io.SeekStart)
+	}
+	return n, err
+}
+
 // zipToTemp writes a one-member ZIP archive of src, named name, to a
 // temporary file in dir: the archive's size must be known before it is sent,
 // and keeping it on disk keeps memory flat whatever the file's size.
