@@ -103,8 +103,8 @@ func ParseClient(args []string) (*Client, error) {
 		c.Help = true
 		return c, nil
 	}
-	src := &sources{cl: cl}
-	get := func(letter byte) (setting, bool) { return src.lookup(letter, "") }
+	src := &sources{set: clientOptions, cl: cl}
+	get := func(letter byte) (setting, bool) { return src.lookup(letter) }
 	flagErr := func(letter byte, reason string) error {
 		return &ValueError{Option: "-" + string(letter), Reason: reason, flag: true}
 	}

@@ -127,13 +127,23 @@ func (st setting) failErr(reason string, err error) *ValueError {
 // line first, then the configuration file, then the built-in default (left
 // to the caller).
 type sources struct {
+	set      optionSet // the options, and the configuration key of each
 	cl       *commandLine
 	conf     *configFile // nil without -F
 	warnings []string
 }
 
-// lookup returns the setting for an option and its configuration key.
-func (src *sources) lookup(letter byte, key string) (setting, bool) {
+// key is the configuration key of an option letter, from the option
+// table; "" when it has none.
+func (src *sources) key(letter byte) string {
+	o, _ := src.set.find(rune(letter))
+	return o.key
+}
+
+// lookup returns the setting of an option, from the command line or else
+// from the configuration file under the option's key.
+func (src *sources) lookup(letter byte) (setting, bool) {
+	key := src.key(letter)
 	if v, ok := src.cl.value(letter); ok {
 		return setting{value: v, option: "-" + string(letter)}, true
 	}
@@ -150,7 +160,8 @@ func (src *sources) lookup(letter byte, key string) (setting, bool) {
 // "0" is the documented way to write "off", and anything else is also off
 // but earns a warning, since "yes" or "1 " (with a trailing blank) were
 // surely meant to turn it on.
-func (src *sources) flag(letter byte, key string) bool {
+func (src *sources) flag(letter byte) bool {
+	key := src.key(letter)
 	if src.cl.has(letter) {
 		return true
 	}
@@ -173,7 +184,7 @@ func (src *sources) flag(letter byte, key string) bool {
 
 // given reports whether a setting with a value was given at all, for
 // notes about settings that have no effect.
-func (src *sources) given(letter byte, key string) bool {
-	_, ok := src.lookup(letter, key)
+func (src *sources) given(letter byte) bool {
+	_, ok := src.lookup(letter)
 	return ok
 }

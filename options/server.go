@@ -231,7 +231,7 @@ func ParseServer(args []string) (*Server, error) {
 		return nil, &UsageError{Msg: fmt.Sprintf("unexpected argument %s: the server takes only options (and none are read after the first argument that is not one)", quoteIfNeeded(cl.rest[0]))}
 	}
 
-	src := &sources{cl: cl}
+	src := &sources{set: serverOptions, cl: cl}
 	if v, ok := cl.value('S'); ok {
 		switch v {
 		case "install", "uninstall", "run":
@@ -272,38 +272,38 @@ func ParseServer(args []string) (*Server, error) {
 // serves and where it relays to.
 func parseServerNetwork(s *Server, src *sources) error {
 	var err error
-	if st, ok := src.lookup('a', "addresses"); ok {
+	if st, ok := src.lookup('a'); ok {
 		if s.Addresses, err = parseAddresses(st); err != nil {
 			return err
 		}
 	}
-	if st, ok := src.lookup('p', "port"); ok {
+	if st, ok := src.lookup('p'); ok {
 		if s.Port, err = portNumber.parseInt(st); err != nil {
 			return err
 		}
 	}
-	if st, ok := src.lookup('c', "max_connections"); ok {
+	if st, ok := src.lookup('c'); ok {
 		if s.MaxConnections, err = maxConnNumber.parseInt(st); err != nil {
 			return err
 		}
 	}
-	if st, ok := src.lookup('t', "timeout"); ok {
+	if st, ok := src.lookup('t'); ok {
 		if s.Timeout, err = timeoutNumber.parseInt(st); err != nil {
 			return err
 		}
 	}
-	if st, ok := src.lookup('r', "retries"); ok {
+	if st, ok := src.lookup('r'); ok {
 		if s.Retries, err = retriesNumber.parseInt(st); err != nil {
 			return err
 		}
 	}
-	if st, ok := src.lookup('b', "proxy_ip"); ok {
+	if st, ok := src.lookup('b'); ok {
 		if reason := checkHost(st.value); reason != "" {
 			return st.fail("relay address: " + reason)
 		}
 		s.ProxyAddress = st.value
 	}
-	if st, ok := src.lookup('g', "proxy_port"); ok {
+	if st, ok := src.lookup('g'); ok {
 		if s.ProxyPort, err = proxyPortNumber.parseInt(st); err != nil {
 			return err
 		}
@@ -316,7 +316,7 @@ func parseServerNetwork(s *Server, src *sources) error {
 			}
 		}
 	}
-	s.UseLibwrap = src.flag('T', "use_libwrap")
+	s.UseLibwrap = src.flag('T')
 	return nil
 }
 
@@ -341,21 +341,21 @@ func parseAddresses(st setting) ([]string, error) {
 // parseServerStorage reads where and how files are stored.
 func parseServerStorage(s *Server, src *sources) error {
 	var err error
-	if st, ok := src.lookup('s', "directory"); ok {
+	if st, ok := src.lookup('s'); ok {
 		if s.Directory, err = checkDirectory(st); err != nil {
 			return err
 		}
-	} else if _, relay := src.lookup('b', "proxy_ip"); !relay && s.Service != "uninstall" {
+	} else if _, relay := src.lookup('b'); !relay && s.Service != "uninstall" {
 		return &UsageError{Option: "-s", Msg: "a storage directory is required: give -s DIRECTORY (or the directory key in the -F file), or -b ADDRESS to relay to another server"}
 	}
-	if st, ok := src.lookup('m', "max_size"); ok {
+	if st, ok := src.lookup('m'); ok {
 		if s.MaxSize, err = maxSizeNumber.parse(st); err != nil {
 			return err
 		}
 	}
-	s.Overwrite = src.flag('o', "overwrite")
-	s.Insecure = src.flag('I', "insecure")
-	if st, ok := src.lookup('i', "filters"); ok {
+	s.Overwrite = src.flag('o')
+	s.Insecure = src.flag('I')
+	if st, ok := src.lookup('i'); ok {
 		s.Filters = st.value
 	}
 	if src.conf != nil {
@@ -393,27 +393,26 @@ func checkDirectory(st setting) (string, error) {
 func parseServerTLS(s *Server, src *sources) error {
 	files := []struct {
 		letter byte
-		key    string
 		what   string
 		dst    *string
 	}{
-		{'e', "ssl_cert", "certificate file", &s.SSLCert},
-		{'f', "ssl_ca", "CA certificate file", &s.SSLCA},
-		{'k', "ssl_key", "private key file", &s.SSLKey},
+		{'e', "certificate file", &s.SSLCert},
+		{'f', "CA certificate file", &s.SSLCA},
+		{'k', "private key file", &s.SSLKey},
 	}
 	for _, f := range files {
-		if st, ok := src.lookup(f.letter, f.key); ok {
+		if st, ok := src.lookup(f.letter); ok {
 			if err := checkRegularFile(st, f.what); err != nil {
 				return err
 			}
 			*f.dst = st.value
 		}
 	}
-	s.SSLPasswordPrompt = src.flag('w', "ssl_password")
-	if st, ok := src.lookup('z', "ssl_version"); ok {
+	s.SSLPasswordPrompt = src.flag('w')
+	if st, ok := src.lookup('z'); ok {
 		s.SSLVersion = st.value
 	}
-	if st, ok := src.lookup('u', "ssl_cipher"); ok {
+	if st, ok := src.lookup('u'); ok {
 		s.SSLCipher = st.value
 	}
 	return nil
@@ -421,12 +420,12 @@ func parseServerTLS(s *Server, src *sources) error {
 
 // parseServerRest reads authentication, logging, process and user settings.
 func parseServerRest(s *Server, src *sources) error {
-	if st, ok := src.lookup('x', "password"); ok {
+	if st, ok := src.lookup('x'); ok {
 		s.Password = st.value
 	}
-	s.Daemon = src.flag('d', "daemon")
-	s.Quiet = src.flag('q', "quiet")
-	if st, ok := src.lookup('l', "log_file"); ok {
+	s.Daemon = src.flag('d')
+	s.Quiet = src.flag('q')
+	if st, ok := src.lookup('l'); ok {
 		if st.value == "" {
 			return st.fail("the log file name is empty; name a file to append log messages to")
 		}
@@ -448,7 +447,7 @@ func parseServerRest(s *Server, src *sources) error {
 	if src.cl.has('V') {
 		s.Verbosity = 2
 	}
-	if st, ok := src.lookup('U', ""); ok {
+	if st, ok := src.lookup('U'); ok {
 		if st.value == "" {
 			return st.fail("the user name is empty; name the account to run as after leaving root")
 		}
@@ -462,20 +461,17 @@ func parseServerRest(s *Server, src *sources) error {
 func unusedServerSettings(s *Server, src *sources) []string {
 	var notes []string
 	if s.SSLCert == "" {
-		for _, o := range []struct {
-			letter byte
-			key    string
-		}{{'k', "ssl_key"}, {'f', "ssl_ca"}, {'w', "ssl_password"}, {'z', "ssl_version"}, {'u', "ssl_cipher"}} {
-			given := src.given(o.letter, o.key)
-			if o.letter == 'w' {
+		for _, letter := range []byte("kfwzu") {
+			given := src.given(letter)
+			if letter == 'w' {
 				given = s.SSLPasswordPrompt
 			}
 			if given {
-				notes = append(notes, fmt.Sprintf("-%c (%s) has no effect without a certificate (-e, ssl_cert): TLS is off", o.letter, o.key))
+				notes = append(notes, fmt.Sprintf("-%c (%s) has no effect without a certificate (-e, ssl_cert): TLS is off", letter, src.key(letter)))
 			}
 		}
 	}
-	if s.ProxyAddress == "" && src.given('g', "proxy_port") {
+	if s.ProxyAddress == "" && src.given('g') {
 		notes = append(notes, "-g (proxy_port) has no effect without a relay address (-b, proxy_ip)")
 	}
 	return notes
