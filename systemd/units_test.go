@@ -17,6 +17,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -24,6 +25,7 @@ import (
 	"tentacle/daemon"
 	"tentacle/internal/testharness"
 	"tentacle/options"
+	"tentacle/protocol"
 )
 
 // The files under test, relative to this package's directory.
@@ -174,42 +176,65 @@ func TestUnitsVerify(t *testing.T) {
 	}
 }
 
-// TestUnitsContent checks what the daemon relies on in the units.
+// TestUnitsContent checks what the daemon relies on in the units, and the
+// hardening that keeps systemd-analyze security at 1.5 or less.
 func TestUnitsContent(t *testing.T) {
 	svc := readUnit(t, serviceUnit)
 	want := map[string][]string{
-		"Service.Type":            {"notify"},
+		"Service.Type": {"notify"},
+		// systemd starts the daemon as pandora: it never is root, and
+		// ExecReload's kill, run as pandora too, may signal it.
+		"Service.User":            {options.DefaultUser},
+		"Service.Group":           {options.DefaultUser},
 		"Service.ExecStart":       {"/usr/sbin/tentacle_serverd"},
 		"Service.ExecReload":      {"/bin/kill -HUP $MAINPID"},
 		"Service.EnvironmentFile": {"-/etc/default/tentacle_serverd", "-/etc/sysconfig/tentacle_serverd"},
 		"Service.Restart":         {"on-failure"},
-		"Service.NoNewPrivileges": {"yes"},
-		"Service.ProtectSystem":   {"strict"},
-		"Install.WantedBy":        {"multi-user.target"},
+		"Service.UMask":           {"0007"},
+		"Service.LogsDirectory":   {"tentacle"},
+		// No capability at all, and none to gain.
+		"Service.CapabilityBoundingSet": {""},
+		"Service.NoNewPrivileges":       {"yes"},
+		"Service.PrivateUsers":          {"yes"},
+		"Service.ProtectSystem":         {"strict"},
+		"Service.ProtectHome":           {"yes"},
+		"Service.ProcSubset":            {"pid"},
+		"Service.DevicePolicy":          {"closed"},
+		// An allow list, less what needs privileges or changes
+		// resources, plus chown(2), which lumberjack's rotation needs.
+		"Service.SystemCallFilter":      {"@system-service", "~@privileged @resources", "@chown"},
+		"Service.SystemCallErrorNumber": {"EPERM"},
+		"Install.WantedBy":              {"multi-user.target"},
 	}
 	for k, v := range want {
 		if !slices.Equal(svc[k], v) {
 			t.Errorf("%s: %s = %q, want %q", serviceUnit, k, svc[k], v)
 		}
 	}
-	// The daemon starts as root and gives root up itself.
-	for _, k := range []string{"Service.User", "Service.Group", "Service.DynamicUser", "Service.PrivateUsers", "Service.SystemCallFilter"} {
+	for _, k := range []string{"Service.AmbientCapabilities", "Service.DynamicUser", "Service.PermissionsStartOnly"} {
 		if v, ok := svc[k]; ok {
-			t.Errorf("%s: %s=%q would keep the daemon from switching to TENTACLE_USER itself", serviceUnit, k, v)
+			t.Errorf("%s: %s=%q: the daemon needs no privilege, and the drop-ins of tentacle_serverd(8) add what a low port needs", serviceUnit, k, v)
 		}
 	}
-	caps := strings.Fields(strings.Join(svc["Service.CapabilityBoundingSet"], " "))
-	for _, c := range []string{"CAP_SETUID", "CAP_SETGID", "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_NET_BIND_SERVICE"} {
-		if !slices.Contains(caps, c) {
-			t.Errorf("%s: CapabilityBoundingSet lacks %s", serviceUnit, c)
+	for _, v := range append(svc["Service.ExecStart"], svc["Service.ExecReload"]...) {
+		if strings.ContainsAny(v[:1], "+!") {
+			t.Errorf("%s: %q runs with privileges", serviceUnit, v)
 		}
+	}
+	// sd_notify, the watchdog and the journal are AF_UNIX sockets.
+	families := strings.Fields(strings.Join(svc["Service.RestrictAddressFamilies"], " "))
+	if !slices.Equal(families, []string{"AF_INET", "AF_INET6", "AF_UNIX"}) {
+		t.Errorf("%s: RestrictAddressFamilies %q, want AF_INET AF_INET6 AF_UNIX", serviceUnit, families)
 	}
 	rw := strings.Fields(strings.Join(svc["Service.ReadWritePaths"], " "))
+	for _, d := range svc["Service.LogsDirectory"] {
+		rw = append(rw, "/var/log/"+d)
+	}
 	for _, p := range []string{daemon.DefaultStoragePath, daemon.DefaultLogFile} {
 		if !slices.ContainsFunc(rw, func(dir string) bool {
 			return strings.HasPrefix(p, strings.TrimPrefix(dir, "-")+"/")
 		}) {
-			t.Errorf("%s: ReadWritePaths %q does not cover %s", serviceUnit, rw, p)
+			t.Errorf("%s: ReadWritePaths and LogsDirectory %q do not cover %s", serviceUnit, rw, p)
 		}
 	}
 	if d := unitDuration(t, svc, "Service.TimeoutStopSec"); d <= daemon.DefaultShutdownTimeout {
@@ -228,6 +253,33 @@ func TestUnitsContent(t *testing.T) {
 	if got := sock["Install.WantedBy"]; !slices.Equal(got, []string{"sockets.target"}) {
 		t.Errorf("%s: WantedBy = %q, want sockets.target", socketUnit, got)
 	}
+}
+
+// maxExposure is the most systemd-analyze security may rate the service.
+const maxExposure = 1.5
+
+// TestUnitSecurity rates the service unit with systemd-analyze security,
+// offline: the same rating as systemd gives the installed unit, provided
+// the unit sets what the running systemd would imply (PrivateMounts=).
+func TestUnitSecurity(t *testing.T) {
+	analyze := need(t, "systemd-analyze", "systemd")
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, serviceUnit), readFile(t, serviceUnit), 0o644)
+	cmd := exec.Command(analyze, "security", "--offline=yes", "--no-pager", filepath.Join(dir, serviceUnit))
+	cmd.Dir = dir
+	out, err := cmd.CombinedOutput()
+	if err != nil && strings.Contains(string(out), "offline") {
+		t.Skipf("this systemd-analyze cannot rate a unit file offline (systemd 250 or later can): %s", out)
+	}
+	m := regexp.MustCompile(`Overall exposure level for \S+: ([0-9.]+)`).FindStringSubmatch(string(out))
+	if err != nil || m == nil {
+		t.Fatalf("systemd-analyze security: %v\n%s", err, out)
+	}
+	level, _ := strconv.ParseFloat(m[1], 64)
+	if level > maxExposure {
+		t.Errorf("systemd-analyze security rates %s %s, want %.1f or less:\n%s", serviceUnit, m[1], maxExposure, out)
+	}
+	t.Logf("%s", m[0])
 }
 
 // unitDuration reads a duration written as Go reads it ("45s").
@@ -665,23 +717,22 @@ func buildDaemon(t *testing.T, dir string) string {
 	return bin
 }
 
-// TestServiceCapabilities runs the daemon as root the way the unit does:
-// with no capabilities but those of its CapabilityBoundingSet, and with
-// NoNewPrivileges. It must still bind a port below 1024, create its
-// transfer log in a directory owned by its user, hand it over and switch to
-// that user.
-func TestServiceCapabilities(t *testing.T) {
+// TestServiceUnprivileged runs the daemon the way the unit does: started
+// as an unprivileged user (nobody here, pandora there), with no capability
+// and none to gain, reading an env file that only root and its group may
+// read. It must serve, record transfers, rotate its log, and reload on the
+// SIGHUP that ExecReload's kill sends, as the same user, with a new
+// password. Then with the drop-in of tentacle_serverd(8) for a port below
+// 1024: CAP_NET_BIND_SERVICE as an ambient capability.
+func TestServiceUnprivileged(t *testing.T) {
 	if os.Geteuid() != 0 {
-		t.Skip("needs root, as the service starts")
+		t.Skip("needs root, to run the daemon as another user")
 	}
 	setpriv := need(t, "setpriv", "util-linux")
+	kill := need(t, "kill", "procps")
 	svc := readUnit(t, serviceUnit)
-	if !slices.Equal(svc["Service.NoNewPrivileges"], []string{"yes"}) {
-		t.Fatalf("%s: NoNewPrivileges is not yes", serviceUnit)
-	}
-	bounding := "-all"
-	for _, c := range strings.Fields(strings.Join(svc["Service.CapabilityBoundingSet"], " ")) {
-		bounding += ",+" + strings.ToLower(strings.TrimPrefix(c, "CAP_"))
+	if !slices.Equal(svc["Service.NoNewPrivileges"], []string{"yes"}) || !slices.Equal(svc["Service.CapabilityBoundingSet"], []string{""}) {
+		t.Fatalf("%s: NoNewPrivileges or CapabilityBoundingSet changed: update this test", serviceUnit)
 	}
 	nobody, err := user.Lookup("nobody")
 	if err != nil {
@@ -689,8 +740,10 @@ func TestServiceCapabilities(t *testing.T) {
 	}
 	uid, _ := strconv.Atoi(nobody.Uid)
 	gid, _ := strconv.Atoi(nobody.Gid)
+	// As systemd's User= and Group=.
+	asUser := []string{"--reuid=" + nobody.Uid, "--regid=" + nobody.Gid, "--clear-groups"}
 
-	base := reachableTempDir(t, "tentacle-caps-")
+	base := reachableTempDir(t, "tentacle-unprivileged-")
 	bin := buildDaemon(t, base)
 	spool, logs := filepath.Join(base, "spool"), filepath.Join(base, "log")
 	for _, d := range []string{spool, logs} {
@@ -701,56 +754,169 @@ func TestServiceCapabilities(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	port := ""
-	for p := 1000; p > 900 && port == ""; p-- {
+	transfers := filepath.Join(logs, "transfers.log")
+	envPath := filepath.Join(base, "env")
+	writeEnv := func(port string, extra ...string) {
+		t.Helper()
+		// TENTACLE_USER is the init script's: a daemon that does not
+		// start as root serves as itself.
+		lines := append([]string{
+			"PANDORA_SERVER_PATH=" + spool, "TENTACLE_ADDR=127.0.0.1", "TENTACLE_PORT=" + port,
+			"TENTACLE_USER=root", "TENTACLE_LOG_FILE=" + transfers,
+		}, extra...)
+		writeFile(t, envPath, strings.Join(lines, "\n")+"\n", 0o640)
+		// As the packages install it: root's, read through the group.
+		if err := os.Chown(envPath, 0, gid); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(envPath, 0o640); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	var out syncBuffer
+	start := func(port string, privileges ...string) *exec.Cmd {
+		t.Helper()
+		args := append(append(asUser, privileges...), bin, "--env-file", envPath)
+		cmd := exec.Command(setpriv, args...)
+		cmd.Stdout, cmd.Stderr = &out, &out
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		exited := make(chan error, 1)
+		go func() { exited <- cmd.Wait() }()
+		t.Cleanup(func() {
+			cmd.Process.Kill()
+			<-exited
+		})
+		addr := net.JoinHostPort("127.0.0.1", port)
+		testharness.WaitFor(t, "the daemon to serve on "+addr, func() bool {
+			select {
+			case err := <-exited:
+				exited <- err
+				t.Fatalf("the daemon exited: %v\n%s", err, out.String())
+			default:
+			}
+			return testharness.Accepts(addr)
+		})
+		if got := processUID(t, cmd.Process.Pid); got != uid {
+			t.Errorf("the daemon runs as uid %d, want %d (nobody)", got, uid)
+		}
+		if caps := procStatus(cmd.Process.Pid, "CapBnd"); len(privileges) == 0 && caps != "0000000000000000" {
+			t.Errorf("the daemon's bounding set is %s, want empty", caps)
+		}
+		return cmd
+	}
+	stop := func(cmd *exec.Cmd) {
+		t.Helper()
+		cmd.Process.Signal(syscall.SIGTERM)
+		testharness.WaitFor(t, "the daemon to stop", func() bool { return !alive(cmd.Process.Pid) })
+	}
+	send := func(port, password, name string) error {
+		t.Helper()
+		c, err := protocol.Dial(net.JoinHostPort("127.0.0.1", port))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		if password != "" {
+			if err := c.Auth(password); err != nil {
+				return err
+			}
+		}
+		return c.Send(name, strings.NewReader(name), int64(len(name)))
+	}
+	// signal sends sig the way ExecReload does: kill, run as the
+	// daemon's user, with no capability.
+	signal := func(cmd *exec.Cmd, sig string) {
+		t.Helper()
+		args := append(append(asUser, "--bounding-set=-all", "--no-new-privs"), kill, "-"+sig, strconv.Itoa(cmd.Process.Pid))
+		if b, err := exec.Command(setpriv, args...).CombinedOutput(); err != nil {
+			t.Fatalf("kill -%s as nobody: %v\n%s", sig, err, b)
+		}
+	}
+
+	port := testharness.FreePort(t)
+	writeEnv(port)
+	cmd := start(port, "--bounding-set=-all", "--no-new-privs")
+	if err := send(port, "", "before.data"); err != nil {
+		t.Fatalf("upload: %v", err)
+	}
+
+	writeEnv(port, `TENTACLE_EXT_OPTS="-x s3cret"`)
+	signal(cmd, "HUP")
+	testharness.WaitFor(t, "the daemon to reload", func() bool { return strings.Contains(out.String(), "Configuration reloaded") })
+	if err := send(port, "", "nopassword.data"); err == nil {
+		t.Errorf("after the reload, an upload without the password is accepted")
+	}
+	if err := send(port, "s3cret", "after.data"); err != nil {
+		t.Errorf("after the reload, an upload with the password: %v", err)
+	}
+
+	signal(cmd, "USR1")
+	testharness.WaitFor(t, "the daemon to rotate its log", func() bool { return strings.Contains(out.String(), "Transfer log rotated") })
+	if err := send(port, "s3cret", "rotated.data"); err != nil {
+		t.Errorf("after the rotation: %v", err)
+	}
+	testharness.WaitFor(t, "a rotated transfer log, compressed", func() bool {
+		m, _ := filepath.Glob(filepath.Join(logs, "transfers-*.log.gz"))
+		return len(m) == 1
+	})
+	for _, name := range []string{"before.data", "after.data", "rotated.data"} {
+		fi, err := os.Stat(filepath.Join(spool, name))
+		if err != nil {
+			t.Errorf("%s was not stored: %v", name, err)
+			continue
+		}
+		if st := fi.Sys().(*syscall.Stat_t); int(st.Uid) != uid {
+			t.Errorf("%s: owner uid %d, want nobody (%d)", name, st.Uid, uid)
+		}
+	}
+	for line := range strings.Lines(out.String()) {
+		if strings.Contains(line, "[err]") && !strings.Contains(line, "did not authenticate") {
+			t.Errorf("the daemon logged an error: %s", line)
+		}
+	}
+	stop(cmd)
+
+	// The drop-in for a port below 1024.
+	low := ""
+	for p := 1000; p > 900 && low == ""; p-- {
 		if l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p)); err == nil {
 			l.Close()
-			port = strconv.Itoa(p)
+			low = strconv.Itoa(p)
 		}
 	}
-	if port == "" {
+	if low == "" {
 		t.Skip("no free port between 901 and 1000")
 	}
-	envPath := filepath.Join(base, "env")
-	writeFile(t, envPath, strings.Join([]string{
-		"PANDORA_SERVER_PATH=" + spool, "TENTACLE_ADDR=127.0.0.1", "TENTACLE_PORT=" + port,
-		"TENTACLE_USER=nobody", "TENTACLE_LOG_FILE=" + filepath.Join(logs, "transfers.log"),
-	}, "\n")+"\n", 0o644)
-
-	cmd := exec.Command(setpriv, "--bounding-set", bounding, "--no-new-privs", bin, "--env-file", envPath)
-	var out strings.Builder
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
+	writeEnv(low)
+	cmd = start(low, "--bounding-set=-all,+net_bind_service", "--inh-caps=-all,+net_bind_service",
+		"--ambient-caps=-all,+net_bind_service", "--no-new-privs")
+	if err := send(low, "", "low.data"); err != nil {
+		t.Errorf("upload on port %s: %v", low, err)
 	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() { cmd.Process.Kill() })
-	addr := net.JoinHostPort("127.0.0.1", port)
-	deadline := time.Now().Add(15 * time.Second)
-	for !testharness.Accepts(addr) {
-		select {
-		case err := <-exited:
-			t.Fatalf("the daemon exited: %v\n%s", err, out.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the daemon does not serve on %s", addr)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	// It binds before it gives root up: wait for the drop.
-	for got := processUID(t, cmd.Process.Pid); got != uid; got = processUID(t, cmd.Process.Pid) {
-		if time.Now().After(deadline) {
-			t.Fatalf("the daemon runs as uid %d, want %d (nobody)", got, uid)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	cmd.Process.Signal(syscall.SIGTERM)
-	if err := <-exited; err != nil {
-		t.Errorf("the daemon exited with %v", err)
-	}
+	stop(cmd)
 	t.Logf("daemon output:\n%s", out.String())
+}
+
+// syncBuffer is a strings.Builder that a child's output and the test may
+// use at once.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
 }
 
 func readPid(path string) (int, error) {
