@@ -139,23 +139,66 @@ func TestMaintainerScriptsShellcheck(t *testing.T) {
 	}
 }
 
-// The user and directories are made by the same code in both formats.
+// The user and directories are made, and the configuration files given
+// to the pandora group, by the same code in both formats.
 func TestMaintainerScriptsShareSetup(t *testing.T) {
-	block := func(path string) string {
+	block := func(path, name string) string {
 		b, err := os.ReadFile(path)
 		if err != nil {
 			t.Fatal(err)
 		}
 		s := string(b)
-		i := strings.Index(s, "# BEGIN pandora user and directories")
-		j := strings.Index(s, "# END pandora user and directories")
+		i := strings.Index(s, "# BEGIN "+name)
+		j := strings.Index(s, "# END "+name)
 		if i < 0 || j < i {
-			t.Fatalf("%s: no BEGIN/END pandora user and directories block", path)
+			t.Fatalf("%s: no BEGIN/END %s block", path, name)
 		}
 		return s[i:j]
 	}
-	if deb, rpm := block("scripts/deb/postinst"), block("scripts/rpm/post"); deb != rpm {
-		t.Errorf("the user and directories block differs between scripts/deb/postinst and scripts/rpm/post:\n%s\n---\n%s", deb, rpm)
+	for _, name := range []string{"pandora user and directories", "configuration files"} {
+		if deb, rpm := block("scripts/deb/postinst", name), block("scripts/rpm/post", name); deb != rpm {
+			t.Errorf("the %s block differs between scripts/deb/postinst and scripts/rpm/post:\n%s\n---\n%s", name, deb, rpm)
+		}
+	}
+}
+
+// TestConffilesPrivate checks that the configuration files, which may hold
+// the password, are not world-readable in the packages. They are root's
+// there: the postinst gives them to the pandora group, which does not
+// exist yet when a first install unpacks them (TestDebInstall checks it).
+func TestConffilesPrivate(t *testing.T) {
+	needTool(t, "dpkg-deb", "dpkg")
+	needTool(t, "rpm", "rpm")
+	deb, rpm := packages(t)
+	private := map[string]bool{"/etc/default/tentacle_serverd": true, "/etc/tentacle/tentacle_server.conf": true}
+	seen := 0
+	for line := range strings.Lines(mustRun(t, "dpkg-deb", "--contents", deb)) {
+		f := strings.Fields(line)
+		if len(f) < 6 || !private[strings.TrimPrefix(f[5], ".")] {
+			continue
+		}
+		seen++
+		if f[0] != "-rw-r-----" || f[1] != "root/root" {
+			t.Errorf(".deb: %s is %s %s, want -rw-r----- root/root", f[5], f[0], f[1])
+		}
+	}
+	if seen != len(private) {
+		t.Errorf(".deb: %d of the configuration files %v, want all", seen, private)
+	}
+	private = map[string]bool{"/etc/sysconfig/tentacle_serverd": true, "/etc/tentacle/tentacle_server.conf": true}
+	seen = 0
+	for line := range strings.Lines(mustRun(t, "rpm", "-qp", "--queryformat", "[%{FILEMODES:perms} %{FILEUSERNAME} %{FILEGROUPNAME} %{FILENAMES}\n]", rpm)) {
+		f := strings.Fields(line)
+		if len(f) != 4 || !private[f[3]] {
+			continue
+		}
+		seen++
+		if f[0] != "-rw-r-----" || f[1] != "root" || f[2] != "root" {
+			t.Errorf(".rpm: %s is %s %s:%s, want -rw-r----- root:root", f[3], f[0], f[1], f[2])
+		}
+	}
+	if seen != len(private) {
+		t.Errorf(".rpm: %d of the configuration files %v, want all", seen, private)
 	}
 }
 
@@ -492,6 +535,25 @@ func debInstall(t *testing.T, deb string, files map[string]string, userExists bo
 		}
 		if st := fi.Sys().(*syscall.Stat_t); int(st.Uid) != uid {
 			t.Errorf("%s: owner uid %d, want pandora (%d)", d, st.Uid, uid)
+		}
+	}
+
+	// The configuration files may hold the password: the postinst gave
+	// them to the group pandora, which the daemon runs as under systemd.
+	pandoraGroup, err := user.LookupGroup("pandora")
+	if err != nil {
+		t.Fatalf("group pandora: %v", err)
+	}
+	gid, _ := strconv.Atoi(pandoraGroup.Gid)
+	for _, conf := range []string{"/etc/default/tentacle_serverd", "/etc/tentacle/tentacle_server.conf"} {
+		fi, err := os.Stat(conf)
+		if err != nil {
+			t.Errorf("the package did not install %s: %v", conf, err)
+			continue
+		}
+		st := fi.Sys().(*syscall.Stat_t)
+		if fi.Mode() != 0o640 || st.Uid != 0 || int(st.Gid) != gid {
+			t.Errorf("%s: %v %d:%d, want -rw-r----- root:pandora (0:%d)", conf, fi.Mode(), st.Uid, st.Gid, gid)
 		}
 	}
 
