@@ -401,7 +401,7 @@ func TestLoadErrors(t *testing.T) {
 		{
 			name: "-w in TENTACLE_EXT_OPTS",
 			file: "TENTACLE_EXT_OPTS='-w'\n",
-			want: "{env}:1: TENTACLE_EXT_OPTS: -w: a service has no terminal to ask for the key's password on; use a key without a password, readable only by root, and remove -w",
+			want: "{env}:1: TENTACLE_EXT_OPTS: -w: a service has no terminal to ask for the key's password on; use a key without a password that only root and the daemon's user may read (0640 root:pandora), and remove -w",
 		},
 		{
 			name: "unknown option in TENTACLE_EXT_OPTS",
