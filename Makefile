@@ -40,8 +40,12 @@ lint:
 	GOOS=windows GOARCH=amd64 $(GO) vet ./...
 	$(GO) tool staticcheck ./...
 
+# packaging/mkpkg is a module of its own (nfpm's dependencies stay out of
+# go.mod): vet, staticcheck (the main module's tool) and its tests there.
 test: build lint
 	$(GO) test -race -count=1 ./...
+	cd packaging/mkpkg && $(GO) vet ./... && $$($(GO) -C $(CURDIR) tool -n staticcheck) ./... \
+	  && $(GO) test -race -count=1 ./...
 
 # test-system: the packages under a real systemd and a real SysV init, each
 # booted in a systemd-nspawn container (root; see systemtest/). It installs
@@ -87,15 +91,17 @@ cross:
 	done
 
 # package: static linux binaries, gzipped manual pages, then packaging/mkpkg
-# writes $(PKG_OUT)/tentacle_<version>_<arch>.deb and
-# $(PKG_OUT)/tentacle-<version>-1.<arch>.rpm and prints their paths.
+# (a module of its own, built for this machine and run from here, the root
+# its yaml's paths refer to) writes $(PKG_OUT)/tentacle_<version>_<arch>.deb
+# and $(PKG_OUT)/tentacle-<version>-1.<arch>.rpm and prints their paths.
 package:
 	rm -rf $(PKG_BUILD)
 	@mkdir -p $(PKG_BUILD)/man
 	CGO_ENABLED=0 GOOS=linux GOARCH=$(PKG_ARCH) $(GO) build -trimpath -ldflags '$(LDFLAGS)' \
 	  -o $(PKG_BUILD)/ $(addprefix ./cmd/,$(PKG_PROGRAMS))
 	for m in $(PKG_MANPAGES); do gzip -9n < $$m > $(PKG_BUILD)/man/$${m##*/}.gz || exit 1; done
-	$(GO) run ./packaging/mkpkg -build $(PKG_BUILD) -out $(PKG_OUT) -arch $(PKG_ARCH) $(if $(PKG_VERSION),-version '$(PKG_VERSION)')
+	$(GO) -C packaging/mkpkg build -o $(abspath $(PKG_BUILD))/mkpkg .
+	$(PKG_BUILD)/mkpkg -build $(PKG_BUILD) -out $(PKG_OUT) -arch $(PKG_ARCH) $(if $(PKG_VERSION),-version '$(PKG_VERSION)')
 
 clean:
 	rm -rf $(BIN) dist run

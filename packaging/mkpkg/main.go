@@ -1,8 +1,13 @@
 // Command mkpkg builds the tentacle .deb and .rpm packages from
-// packaging/nfpm.yaml with nfpm, used as a library. `make package` runs it
-// after building the binaries and compressing the manual pages:
+// packaging/nfpm.yaml with nfpm, used as a library. `make package` builds
+// and runs it after building the binaries and compressing the manual pages:
 //
-//	go run ./packaging/mkpkg -build dist/.pkgbuild -out dist [-version V] [-arch amd64]
+//	go -C packaging/mkpkg build -o "$PWD/dist/.pkgbuild/mkpkg" .
+//	dist/.pkgbuild/mkpkg -build dist/.pkgbuild -out dist [-version V] [-arch amd64]
+//
+// It is a module of its own (tentacle/packaging/mkpkg, with its own go.mod)
+// so that nfpm and its many dependencies stay out of tentacle's go.mod; it
+// imports nothing from tentacle.
 //
 // It runs from the repository root, to which the yaml's relative paths
 // refer. The yaml sees ${VERSION}, ${ARCH} and ${PKG_BUILD} (the -build
