@@ -177,7 +177,7 @@ func TestSystemd(t *testing.T) {
 			f := strings.Fields(string(out))
 			return len(f) == 2 && f[0] != before && f[0] != "0" && f[1] == "active"
 		})
-		if journal := c.must("journalctl", "-u", unit, "--no-pager", "-n", "40"); !strings.Contains(journal, "Watchdog timeout") {
+		if journal := c.must("journalctl", "-u", unit, "--no-pager", "-o", "cat", "SYSLOG_IDENTIFIER=systemd"); !strings.Contains(journal, "Failed with result 'watchdog'") {
 			t.Errorf("the journal does not name the watchdog:\n%s", journal)
 		}
 		os.RemoveAll(c.path("/etc/systemd/system/" + unit + ".d"))
