@@ -59,6 +59,12 @@ func TestSystemd(t *testing.T) {
 		if out := c.must("ps", "-o", "user=", "-C", "tentacle_serverd"); strings.TrimSpace(out) != "pandora" {
 			t.Errorf("the daemon runs as %q, want pandora", out)
 		}
+		// They may hold the password: pandora reads them, others not.
+		for _, conf := range []string{envFile, "/etc/tentacle/tentacle_server.conf"} {
+			if out := c.must("stat", "-c", "%a %U:%G", conf); strings.TrimSpace(out) != "640 root:pandora" {
+				t.Errorf("%s: %s, want 640 root:pandora", conf, out)
+			}
+		}
 	})
 
 	t.Run("transfers and records", func(t *testing.T) {
@@ -149,9 +155,15 @@ func TestSystemd(t *testing.T) {
 
 	t.Run("upgrade under load", func(t *testing.T) {
 		c.t = t
+		// An administrator's change to a configuration file survives.
+		c.setEnvVar(envFile, "TENTACLE_LOG_MAX_BACKUPS", "7")
+		edited, _ := os.ReadFile(c.path(envFile))
 		l := startLoad(c, addr, "upgrade", 16)
 		l.waitFor(t, 300)
 		c.must("dpkg", "-i", "/root/tentacle-2.deb")
+		if after, _ := os.ReadFile(c.path(envFile)); string(after) != string(edited) {
+			t.Errorf("the upgrade changed the edited %s:\n%s", envFile, after)
+		}
 		l.waitFor(t, 300)
 		n := l.stop(t, spool)
 		t.Logf("upgrade under load: %d uploads, %d failed", n, len(l.failures))
