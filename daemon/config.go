@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"tentacle/options"
+	"tentacle/setup"
 )
 
 // Defaults of the settings that tentacle_server itself does not have. They
@@ -451,7 +452,7 @@ var extForbidden = map[byte]string{
 	'd': "-d: tentacle_serverd must stay in the foreground, where the service manager starts, watches and stops it; remove -d",
 	'S': "-S: it controls tentacle_server's Windows service; tentacle_serverd is itself the service, remove -S",
 	'h': "-h: asking for help would stop the start; run tentacle_server -h to see the options, and remove -h",
-	'w': "-w: a service has no terminal to ask for the key's password on; use a key without a password that only root and the daemon's user may read (0640 root:pandora), and remove -w",
+	'w': setup.ErrPasswordPrompt.Error(),
 }
 
 // intVar reads a whole-number variable into dst, or its default.

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"tentacle/options"
+	"tentacle/setup"
 )
 
 // loadFixture is a temporary directory with a storage directory and the
@@ -401,7 +402,7 @@ func TestLoadErrors(t *testing.T) {
 		{
 			name: "-w in TENTACLE_EXT_OPTS",
 			file: "TENTACLE_EXT_OPTS='-w'\n",
-			want: "{env}:1: TENTACLE_EXT_OPTS: -w: a service has no terminal to ask for the key's password on; use a key without a password that only root and the daemon's user may read (0640 root:pandora), and remove -w",
+			want: "{env}:1: TENTACLE_EXT_OPTS: " + setup.ErrPasswordPrompt.Error(),
 		},
 		{
 			name: "unknown option in TENTACLE_EXT_OPTS",

@@ -54,8 +54,8 @@ func Start(envFile string, required bool, environ []string, stdout, stderr io.Wr
 	if err != nil {
 		return nil, err
 	}
-	if cfg.Server.SSLPasswordPrompt {
-		return nil, errors.New("TENTACLE_EXT_OPTS: -w cannot be used by a service, which has no terminal to ask on; use a key without a password, readable only by root")
+	if cfg.Server.SSLPasswordPrompt { // ssl_password 1 in the -F file
+		return nil, setup.ErrPasswordPrompt
 	}
 	d.cfg = cfg
 	d.environ = withoutFileEcho(environ, cfg.EnvFile)
@@ -106,48 +106,34 @@ func Start(envFile string, required bool, environ []string, stdout, stderr io.Wr
 		d.logf(protocol.LevelNotice, "%s", w)
 	}
 
-	activated, err := activation.Listeners()
+	activated, err := systemdSockets()
 	if err != nil {
-		return fail(fmt.Errorf("sockets from systemd: %w", err))
-	}
-	if len(activated) > 0 {
-		var usable []net.Listener
-		for _, l := range activated {
-			if l != nil {
-				usable = append(usable, l)
-			}
-		}
-		if len(usable) == 0 {
-			return fail(errors.New("systemd passed sockets, but none is a listening TCP socket"))
-		}
-		in.UseListeners(usable)
-		d.logf(protocol.LevelNotice, "Using %d socket(s) from systemd; TENTACLE_PORT and TENTACLE_ADDR are ignored", len(usable))
-	} else if err := in.Listen(); err != nil {
 		return fail(err)
 	}
-
-	if d.records, err = OpenTransferLog(cfg.LogFile, cfg.rotation()); err != nil {
-		return fail(logOpenError(cfg.LogFile, id, err))
+	err = in.Start(setup.Startup{Identity: id, Activated: activated, AsRoot: func(id *privileges.Identity) error {
+		if d.records, err = OpenTransferLog(cfg.LogFile, cfg.rotation()); err != nil {
+			return logOpenError(cfg.LogFile, id, err)
+		}
+		setUmask()
+		if id != nil {
+			// Hand the transfer log to the user, who must be able to
+			// rotate it once root is gone.
+			if err := chownForUser(cfg.LogFile, id); err != nil {
+				return logHandOverError(cfg.LogFile, id, err)
+			}
+		}
+		return nil
+	}})
+	if _, ok := errors.AsType[*setup.StorageDirError](err); ok {
+		err = fmt.Errorf("PANDORA_SERVER_PATH: %w", err)
 	}
-	setUmask()
-	if id != nil {
-		// Hand the transfer log to the user, who must be able to rotate
-		// it once root is gone.
-		if err := chownForUser(cfg.LogFile, id); err != nil {
-			return fail(logHandOverError(cfg.LogFile, id, err))
-		}
-		if err := privileges.Drop(id); err != nil {
-			return fail(err)
-		}
-		d.logf(protocol.LevelNotice, "Running as user %s (uid %d, gid %d)", id.Name, id.UID, id.GID)
+	if err != nil {
+		return fail(err)
 	}
 	// Rotation creates files in the directory, as the user: root could
 	// open the log there, but the user may not be able to.
 	if err := checkDirWritable(filepath.Dir(cfg.LogFile)); err != nil {
 		return fail(logDirError(cfg.LogFile, id, err))
-	}
-	if err := in.OpenStorage(); err != nil {
-		return fail(fmt.Errorf("PANDORA_SERVER_PATH: %w", err))
 	}
 
 	d.gens = NewGenerations(in.Listeners)
@@ -158,6 +144,25 @@ func Start(envFile string, required bool, environ []string, stdout, stderr io.Wr
 	d.notify.Ready()
 	d.notify.Status("serving; " + d.counters.String())
 	return d, nil
+}
+
+// systemdSockets are the listening sockets systemd passed (socket
+// activation), if any.
+func systemdSockets() ([]net.Listener, error) {
+	activated, err := activation.Listeners()
+	if err != nil {
+		return nil, fmt.Errorf("sockets from systemd: %w", err)
+	}
+	var usable []net.Listener
+	for _, l := range activated {
+		if l != nil {
+			usable = append(usable, l)
+		}
+	}
+	if len(activated) > 0 && len(usable) == 0 {
+		return nil, errors.New("systemd passed sockets, but none is a listening TCP socket")
+	}
+	return usable, nil
 }
 
 // withoutFileEcho drops from environ the variables whose value is the one
@@ -243,7 +248,7 @@ func (d *Daemon) Reload() error {
 	d.logf(protocol.LevelNotice, "Reloading the configuration")
 	cfg, err := Load(d.envFile, d.required, d.environ)
 	if err == nil && cfg.Server.SSLPasswordPrompt {
-		err = errors.New("TENTACLE_EXT_OPTS: -w cannot be used by a service")
+		err = setup.ErrPasswordPrompt
 	}
 	if err != nil {
 		d.logf(protocol.LevelError, "reload refused, the running configuration stays: %v", err)

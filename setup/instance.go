@@ -165,6 +165,15 @@ func (in *Instance) Listen() error {
 // UseListeners adopts sockets bound elsewhere (systemd socket activation).
 func (in *Instance) UseListeners(ls []net.Listener) { in.Listeners = append(in.Listeners, ls...) }
 
+// StorageDirError is a storage directory that cannot be used, marked so
+// that a caller can say which of its own settings names it.
+type StorageDirError struct{ Err error }
+
+func (e *StorageDirError) Error() string { return e.Err.Error() }
+
+// Unwrap gives the failure.
+func (e *StorageDirError) Unwrap() error { return e.Err }
+
 // OpenStorage opens the storage directory, checks that this process (after
 // any drop of privileges) can write there, and removes the temporary files
 // that a crash left. A relay needs no storage.
@@ -175,11 +184,11 @@ func (in *Instance) OpenStorage() error {
 	}
 	st, err := protocol.OpenDirStorage(o.Directory)
 	if err != nil {
-		return fmt.Errorf("-s %s: cannot open the storage directory as %s: %w", o.Directory, currentUser(), err)
+		return &StorageDirError{fmt.Errorf("-s %s: cannot open the storage directory as %s: %w", o.Directory, currentUser(), err)}
 	}
 	if err := st.CheckWritable(); err != nil {
 		st.Close()
-		return fmt.Errorf("-s %s: cannot write to the storage directory as %s: %w", o.Directory, currentUser(), err)
+		return &StorageDirError{fmt.Errorf("-s %s: cannot write to the storage directory as %s: %w", o.Directory, currentUser(), err)}
 	}
 	removed, err := st.RemoveTemporaryFiles()
 	if err != nil {

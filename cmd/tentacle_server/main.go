@@ -19,7 +19,6 @@ import (
 
 	"tentacle/internal/passwordprompt"
 	"tentacle/options"
-	"tentacle/privileges"
 	"tentacle/protocol"
 	"tentacle/setup"
 )
@@ -92,20 +91,7 @@ func run(args []string) int {
 		return fatal("%v", err)
 	}
 	defer in.Close()
-	if err := in.Listen(); err != nil {
-		return fatal("%v", err)
-	}
-	if privileges.IsRoot() {
-		id, err := privileges.Lookup(o.User)
-		if err == nil {
-			err = privileges.Drop(id)
-		}
-		if err != nil {
-			return fatal("started as root, and cannot give root up (-U %s): %v", o.User, err)
-		}
-		in.Logger.Log(protocol.LevelLog, fmt.Sprintf("Running as user %s (uid %d, gid %d)", id.Name, id.UID, id.GID))
-	}
-	if err := in.OpenStorage(); err != nil {
+	if err := in.Start(setup.Startup{}); err != nil {
 		return fatal("%v", err)
 	}
 
