@@ -585,6 +585,7 @@ type dirSync struct {
 	finished  uint64 // the last sync that ended
 	failedSeq uint64 // the last sync that failed, and how
 	failure   error
+	waiting   int // callers waiting for a sync, which tests observe
 }
 
 // sync runs do, or waits for a run of it that starts after this call.
@@ -596,7 +597,9 @@ func (d *dirSync) sync(do func() error) error {
 	target := d.started + 1
 	for d.finished < target {
 		if d.running {
+			d.waiting++
 			d.cond.Wait()
+			d.waiting--
 			continue
 		}
 		d.running = true

@@ -11,50 +11,52 @@ import (
 	"testing"
 )
 
-// TestDirSyncGroupCommit checks the group commit's one promise: every
-// caller returns only after a sync that began after it called, and callers
-// that overlap share syncs.
+// TestDirSyncGroupCommit holds one sync running while more callers arrive,
+// then lets it end: the callers that waited must all be served by one
+// shared sync, which starts after each of them arrived (a sync already
+// running when a caller arrives may predate its rename, so it must not
+// count for that caller).
 func TestDirSyncGroupCommit(t *testing.T) {
 	var ds dirSync
 	ds.cond.L = &ds.mu
-	var clock atomic.Int64
-	var mu sync.Mutex
-	var finishedStarts []int64 // start times of completed syncs
+	release, running := make(chan struct{}), make(chan struct{})
+	var syncs atomic.Int32
 	do := func() error {
-		start := clock.Add(1)
-		for range 1000 { // some work, so that callers pile up
-			clock.Load()
+		if syncs.Add(1) == 1 {
+			close(running)
+			<-release // the first sync lasts until every caller waits
 		}
-		mu.Lock()
-		finishedStarts = append(finishedStarts, start)
-		mu.Unlock()
 		return nil
 	}
-	const callers = 64
+	first := make(chan error, 1)
+	go func() { first <- ds.sync(do) }()
+	<-running
+
+	const callers = 16
 	var wg sync.WaitGroup
 	for range callers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			called := clock.Add(1)
+		wg.Go(func() {
 			if err := ds.sync(do); err != nil {
 				t.Error(err)
 			}
-			mu.Lock()
-			defer mu.Unlock()
-			for _, s := range finishedStarts {
-				if s > called {
-					return
-				}
-			}
-			t.Errorf("caller at %d returned with no sync started after it (%v)", called, finishedStarts)
-		}()
+		})
 	}
+	waitFor(t, "every caller to wait for the next sync", func() bool {
+		ds.mu.Lock()
+		defer ds.mu.Unlock()
+		return ds.waiting == callers
+	})
+	if n := syncs.Load(); n != 1 {
+		t.Fatalf("%d syncs ran while the first was held, want 1", n)
+	}
+	close(release)
 	wg.Wait()
-	if len(finishedStarts) > callers {
-		t.Fatalf("%d syncs for %d callers", len(finishedStarts), callers)
+	if err := <-first; err != nil {
+		t.Fatal(err)
 	}
-	t.Logf("%d callers shared %d syncs", callers, len(finishedStarts))
+	if n := syncs.Load(); n != 2 {
+		t.Fatalf("%d syncs for 1 + %d callers, want 2: the waiting callers must share one", n, callers)
+	}
 }
 
 func TestDirSyncReportsFailure(t *testing.T) {
