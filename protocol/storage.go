@@ -540,9 +540,8 @@ type dirState struct {
 	// orders nothing that was not ordered already: it moves the waiting
 	// out of the kernel. There, each waiting upload is a thread that
 	// spins and then sleeps on the lock; here it is a goroutine that
-	// parks. With 64 uploads at once into one directory of a journaled
-	// ext4, the kernel's waiting cost a tenth of the server's CPU, and
-	// moving it here stored 14-17% more files per second (BENCHMARKS.md).
+	// parks, which is cheaper when many uploads share a directory
+	// (BENCHMARKS.md, "the directory lock").
 	entries sync.RWMutex
 	sync    dirSync // group commits of the directory's fsyncs
 }

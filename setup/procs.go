@@ -11,9 +11,8 @@ import "runtime"
 // later; with as many Ps as CPUs (two on a small virtual machine) every P
 // is soon held that way, and nobody polls the network: a new agent or its
 // data then waits for a P while the CPUs are idle. Spare Ps cost a little
-// memory each and let the network be served at once. On the 2-CPU
-// development machine 16 Ps stored 15–30% more small files per second than
-// 2, and more than 16 gained nothing (BENCHMARKS.md).
+// memory each and let the network be served at once; 16 is where the
+// gain stopped (BENCHMARKS.md, "The Go scheduler").
 const MinProcs = 16
 
 // RaiseProcs makes GOMAXPROCS at least MinProcs, unless the administrator
