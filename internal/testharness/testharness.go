@@ -1,8 +1,9 @@
 // Package testharness holds what the tests that run servers and daemons
 // from the outside all need: a free loopback port, a buffer a child process
 // writes while the test reads it, polling with a deadline instead of bare
-// sleeps, and a client that keeps dialling to prove no connection is
-// refused. Only tests import it.
+// sleeps, a client that keeps dialling to prove no connection is refused,
+// and skips for a missing root or tool that CI can count. Only tests
+// import it.
 package testharness
 
 import (
