@@ -23,6 +23,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"tentacle/internal/testharness"
 )
 
 // The packages are built once, by `make package`, for every test.
@@ -45,11 +47,10 @@ func TestMain(m *testing.M) {
 // this checkout.
 func packages(t *testing.T) (deb, rpm string) {
 	t.Helper()
-	for _, tool := range []string{"make", "go", "gzip"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("building the packages needs %s on PATH", tool)
-		}
-	}
+	// Building the packages runs make, go and gzip.
+	testharness.NeedTool(t, "make", "make")
+	testharness.NeedTool(t, "go", "golang-go")
+	testharness.NeedTool(t, "gzip", "gzip")
 	built.once.Do(func() {
 		built.dir, built.err = os.MkdirTemp("", "tentacle-packages-")
 		if built.err != nil {
@@ -85,14 +86,6 @@ func withoutEnv(env []string, names ...string) []string {
 		k, _, _ := strings.Cut(kv, "=")
 		return slices.Contains(names, k)
 	})
-}
-
-// needTool skips the test when a program is missing.
-func needTool(t *testing.T, name, debianPackage string) {
-	t.Helper()
-	if _, err := exec.LookPath(name); err != nil {
-		t.Skipf("%s is not installed (Debian package %s)", name, debianPackage)
-	}
 }
 
 // run runs a command and returns its output and exit status; a command
@@ -132,7 +125,7 @@ var maintainerScripts = []string{
 }
 
 func TestMaintainerScriptsShellcheck(t *testing.T) {
-	needTool(t, "shellcheck", "shellcheck")
+	testharness.NeedTool(t, "shellcheck", "shellcheck")
 	out, code := run(t, "shellcheck", append([]string{"--shell=sh", "--severity=style"}, maintainerScripts...)...)
 	if code != 0 {
 		t.Fatalf("shellcheck:\n%s", out)
@@ -167,8 +160,8 @@ func TestMaintainerScriptsShareSetup(t *testing.T) {
 // there: the postinst gives them to the pandora group, which does not
 // exist yet when a first install unpacks them (TestDebInstall checks it).
 func TestConffilesPrivate(t *testing.T) {
-	needTool(t, "dpkg-deb", "dpkg")
-	needTool(t, "rpm", "rpm")
+	testharness.NeedTool(t, "dpkg-deb", "dpkg")
+	testharness.NeedTool(t, "rpm", "rpm")
 	deb, rpm := packages(t)
 	private := map[string]bool{"/etc/default/tentacle_serverd": true, "/etc/tentacle/tentacle_server.conf": true}
 	seen := 0
@@ -203,7 +196,7 @@ func TestConffilesPrivate(t *testing.T) {
 }
 
 func TestDebLintian(t *testing.T) {
-	needTool(t, "lintian", "lintian")
+	testharness.NeedTool(t, "lintian", "lintian")
 	deb, _ := packages(t)
 	// No --suppress-tags: the one tag this package expects,
 	// statically-linked-binary, is overridden in the package itself
@@ -244,8 +237,8 @@ func debFiles(t *testing.T, deb string) (files map[string]string, conffiles []st
 }
 
 func TestRPMMatchesDeb(t *testing.T) {
-	needTool(t, "dpkg-deb", "dpkg")
-	needTool(t, "rpm", "rpm")
+	testharness.NeedTool(t, "dpkg-deb", "dpkg")
+	testharness.NeedTool(t, "rpm", "rpm")
 	deb, rpm := packages(t)
 	debList, debConf := debFiles(t, deb)
 
@@ -314,8 +307,8 @@ func TestRPMMatchesDeb(t *testing.T) {
 }
 
 func TestPackageScripts(t *testing.T) {
-	needTool(t, "dpkg-deb", "dpkg")
-	needTool(t, "rpm", "rpm")
+	testharness.NeedTool(t, "dpkg-deb", "dpkg")
+	testharness.NeedTool(t, "rpm", "rpm")
 	deb, rpm := packages(t)
 
 	dir := t.TempDir()
@@ -366,15 +359,13 @@ func TestPackageScripts(t *testing.T) {
 // file sent) is removed at the end, even on failure, and a pandora user the
 // machine had is never changed nor removed.
 func TestDebInstall(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("installs a package: needs root; CI runs as root")
-	}
+	testharness.NeedRoot(t, "installs a package")
 	if _, err := os.Stat("/var/lib/dpkg/status"); err != nil {
 		t.Skip("not a Debian system: no dpkg database")
 	}
-	needTool(t, "dpkg", "dpkg")
-	needTool(t, "service", "init-system-helpers")
-	needTool(t, "useradd", "passwd")
+	testharness.NeedTool(t, "dpkg", "dpkg")
+	testharness.NeedTool(t, "service", "init-system-helpers")
+	testharness.NeedTool(t, "useradd", "passwd")
 	if st := packageStatus(t); st != "" {
 		t.Skipf("a tentacle package is on this machine (status %s): not touching it", st)
 	}
@@ -562,6 +553,12 @@ func debInstall(t *testing.T, deb string, files map[string]string, userExists bo
 	out = mustRun(t, "service", "tentacle_serverd", "start")
 	t.Logf("service tentacle_serverd start: %s", out)
 	daemonPID = servicePID(t)
+	// Runs before the cleanup purges the package and its log.
+	defer func() {
+		if t.Failed() {
+			t.Logf("the daemon's log:\n%s", daemonLog(t))
+		}
+	}()
 	if got := procIDs(t, daemonPID, "Uid:"); got != [4]int{uid, uid, uid, uid} {
 		t.Errorf("the daemon (pid %d) runs as uids %v, want pandora (%d) for all", daemonPID, got, uid)
 	}
@@ -591,8 +588,14 @@ func debInstall(t *testing.T, deb string, files map[string]string, userExists bo
 	}
 	send("before reload")
 
+	// The reload is a signal: "service reload" returns before the daemon
+	// has acted on it. Its log line says it has, so the upload after it
+	// goes to the reloaded server; without the line the reload failed.
+	reloads := strings.Count(daemonLog(t), reloaded)
 	mustRun(t, "service", "tentacle_serverd", "reload")
-	time.Sleep(500 * time.Millisecond) // the reload is a signal: let it land
+	testharness.WaitFor(t, "the daemon to log "+strconv.Quote(reloaded), func() bool {
+		return strings.Count(daemonLog(t), reloaded) > reloads
+	})
 	if pid := servicePID(t); pid != daemonPID || !isDaemon(pid) {
 		t.Fatalf("after reload the daemon is pid %d (alive: %v), want the same pid %d", pid, isDaemon(pid), daemonPID)
 	}
@@ -697,12 +700,43 @@ func loginShell(t *testing.T, name string) string {
 	return f[6]
 }
 
+// underSystemd reports whether systemd runs this machine, and so the
+// service: the init script hands its commands to systemctl then.
+func underSystemd() bool {
+	fi, err := os.Stat("/run/systemd/system")
+	return err == nil && fi.IsDir()
+}
+
+// reloaded is what the daemon logs once a reload has taken effect.
+const reloaded = "Configuration reloaded"
+
+// daemonLog is what the daemon has logged: under systemd the journal has
+// it; started by the init script, the daemon writes it to
+// tentacle_serverd.log beside the transfer log. Either may hold earlier
+// runs' lines too. A log that cannot be read comes back as the error, for
+// the failure message: the line waited for is then never there.
+func daemonLog(t *testing.T) string {
+	t.Helper()
+	if underSystemd() {
+		out, code := run(t, "journalctl", "--unit=tentacle_serverd.service", "--output=cat", "--no-pager")
+		if code != 0 {
+			return fmt.Sprintf("(journalctl: exit status %d: %s)", code, out)
+		}
+		return out
+	}
+	b, err := os.ReadFile("/var/log/tentacle/tentacle_serverd.log")
+	if err != nil {
+		return fmt.Sprintf("(%v)", err)
+	}
+	return string(b)
+}
+
 // servicePID is the running daemon's process ID: from the init script's
 // pid file, or from systemd when it runs the service.
 func servicePID(t *testing.T) int {
 	t.Helper()
 	var s string
-	if fi, err := os.Stat("/run/systemd/system"); err == nil && fi.IsDir() {
+	if underSystemd() {
 		s = mustRun(t, "systemctl", "show", "--property=MainPID", "--value", "tentacle_serverd.service")
 	} else {
 		b, err := os.ReadFile("/run/tentacle_serverd.pid")
@@ -762,14 +796,10 @@ func isDaemon(pid int) bool {
 	return name == "tentacle_server" && state != "Z" && state != "X"
 }
 
+// waitGone waits for the daemon to end: stop may return as it exits.
 func waitGone(t *testing.T, pid int) {
 	t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); isDaemon(pid); {
-		if time.Now().After(deadline) {
-			t.Fatalf("the daemon (pid %d) still runs after stop", pid)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	testharness.WaitFor(t, fmt.Sprintf("the daemon (pid %d) to end after stop", pid), func() bool { return !isDaemon(pid) })
 }
 
 func randomHex(t *testing.T) string {
