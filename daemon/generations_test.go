@@ -91,9 +91,8 @@ func TestReplaceKeepsSocketsAndTransfers(t *testing.T) {
 // TestShutdownWaitsForInFlight: stopping lets an upload finish.
 func TestShutdownWaitsForInFlight(t *testing.T) {
 	dir := t.TempDir()
-	st, _ := protocol.OpenDirStorage(dir)
-	defer st.Close()
-	l, _ := net.Listen("tcp", "127.0.0.1:0")
+	st := openStorage(t, dir)
+	l := listen(t)
 	gens := NewGenerations([]net.Listener{l})
 	gens.Start(&protocol.Server{Storage: st})
 	c, err := protocol.Dial(l.Addr().String())
@@ -119,25 +118,43 @@ func TestShutdownWaitsForInFlight(t *testing.T) {
 	}
 }
 
+// waitClosed waits for Shutdown to close the listener on addr: Shutdown
+// says so only when it returns, after the connections it waits for.
 func waitClosed(t *testing.T, addr string) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		if !testharness.Accepts(addr) {
-			return
-		}
-		time.Sleep(5 * time.Millisecond)
+	testharness.WaitFor(t, "the listener to close", func() bool { return !testharness.Accepts(addr) })
+}
+
+// openStorage opens a storage in dir, closed when the test ends.
+func openStorage(t *testing.T, dir string) *protocol.DirStorage {
+	t.Helper()
+	st, err := protocol.OpenDirStorage(dir)
+	if err != nil {
+		t.Fatal(err)
 	}
-	t.Fatal("listener never closed")
+	t.Cleanup(func() { st.Close() })
+	return st
+}
+
+// listen listens on a free loopback port.
+func listen(t *testing.T) net.Listener {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
 }
 
 func TestShutdownDeadlineCuts(t *testing.T) {
-	st, _ := protocol.OpenDirStorage(t.TempDir())
-	defer st.Close()
-	l, _ := net.Listen("tcp", "127.0.0.1:0")
+	st := openStorage(t, t.TempDir())
+	l := listen(t)
 	gens := NewGenerations([]net.Listener{l})
 	gens.Start(&protocol.Server{Storage: st})
-	c, _ := protocol.Dial(l.Addr().String())
+	c, err := protocol.Dial(l.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
 	pr, pw := io.Pipe()
 	defer pw.Close()
 	uploaded := make(chan error, 1)

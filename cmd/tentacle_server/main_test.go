@@ -47,26 +47,26 @@ func TestMain(m *testing.M) {
 func storageDir(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
-	os.Chmod(filepath.Dir(dir), 0o755)
+	if err := os.Chmod(filepath.Dir(dir), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	if privileges.IsRoot() {
 		nobody, err := privileges.Lookup("nobody")
 		if err != nil {
 			t.Fatal(err)
 		}
-		os.Chown(dir, nobody.UID, nobody.GID)
+		if err := os.Chown(dir, nobody.UID, nobody.GID); err != nil {
+			t.Fatal(err)
+		}
 	}
 	return dir
 }
 
+// waitListening waits for a server started in the foreground to accept
+// connections: nothing else says it has bound its port.
 func waitListening(t *testing.T, addr string) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !testharness.Accepts(addr) {
-		if time.Now().After(deadline) {
-			t.Fatalf("server never listened on %s", addr)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	testharness.WaitFor(t, "the server to listen on "+addr, func() bool { return testharness.Accepts(addr) })
 }
 
 // startServer runs the binary in the foreground with args.
@@ -97,7 +97,9 @@ func withUser(args ...string) []string {
 func TestBadOptions(t *testing.T) {
 	dir := t.TempDir()
 	conf := filepath.Join(dir, "bad.conf")
-	os.WriteFile(conf, []byte("port 70000\n"), 0o644)
+	if err := os.WriteFile(conf, []byte("port 70000\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		args []string
 		want string
@@ -190,19 +192,23 @@ func TestServeAndStop(t *testing.T) {
 	}
 }
 
+// waitLog waits for the log file at path to say want, and returns it; a
+// file not there yet is one that says nothing yet.
 func waitLog(t *testing.T, path, want string) string {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		b, _ := os.ReadFile(path)
-		if bytes.Contains(b, []byte(want)) {
-			return string(b)
+	var b []byte
+	said := false
+	defer func() {
+		if !said { // WaitFor failed: show what the log did say
+			t.Logf("log %s:\n%s", path, b)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("log %s never said %q:\n%s", path, want, b)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	}()
+	testharness.WaitFor(t, fmt.Sprintf("log %s to say %q", path, want), func() bool {
+		b, _ = os.ReadFile(path)
+		return bytes.Contains(b, []byte(want))
+	})
+	said = true
+	return string(b)
 }
 
 // TestDetach checks -d: the command returns once the background server
@@ -223,7 +229,13 @@ func TestDetach(t *testing.T) {
 	c.Close()
 	log := waitLog(t, logFile, "serving (pid ")
 	m := regexp.MustCompile(`serving \(pid (\d+)\)`).FindStringSubmatch(log)
-	pid, _ := strconv.Atoi(m[1])
+	if m == nil {
+		t.Fatalf("no pid in the log:\n%s", log)
+	}
+	pid, err := strconv.Atoi(m[1])
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer syscall.Kill(pid, syscall.SIGTERM)
 	if sid, err := unix.Getsid(pid); err != nil || sid != pid {
 		t.Errorf("background server session %d (%v), want its own (%d)", sid, err, pid)
@@ -239,10 +251,11 @@ func TestDetach(t *testing.T) {
 // TestRootDrop starts the server as root and proves from /proc that it
 // serves as the -U user, and that stored files belong to that user.
 func TestRootDrop(t *testing.T) {
-	if !privileges.IsRoot() {
-		t.Skip("the root drop needs root; run the tests as root (CI does)")
+	testharness.NeedRoot(t, "drops to user nobody")
+	nobody, err := privileges.Lookup("nobody")
+	if err != nil {
+		t.Fatal(err)
 	}
-	nobody, _ := privileges.Lookup("nobody")
 	dir := storageDir(t)
 	port := testharness.FreePort(t)
 	cmd, out := startServer(t, "-s", dir, "-a", "127.0.0.1", "-p", port, "-U", "nobody")
@@ -284,14 +297,18 @@ func TestRootDrop(t *testing.T) {
 // TestRootDropFailures: a missing user, or a storage directory the user
 // cannot write, stops the start with a clear error.
 func TestRootDropFailures(t *testing.T) {
-	if !privileges.IsRoot() {
-		t.Skip("the root drop needs root; run the tests as root (CI does)")
-	}
+	testharness.NeedRoot(t, "drops to user nobody")
 	rootOnly := t.TempDir()
-	os.Chmod(rootOnly, 0o700) // nobody cannot even enter it
 	readOnly := t.TempDir()
-	os.Chmod(readOnly, 0o755) // nobody may enter, not write
-	os.Chmod(filepath.Dir(readOnly), 0o755)
+	for dir, mode := range map[string]os.FileMode{
+		rootOnly:               0o700, // nobody cannot even enter it
+		readOnly:               0o755, // nobody may enter, not write
+		filepath.Dir(readOnly): 0o755,
+	} {
+		if err := os.Chmod(dir, mode); err != nil {
+			t.Fatal(err)
+		}
+	}
 	tests := []struct {
 		args []string
 		want string
@@ -314,9 +331,16 @@ func TestRootDropFailures(t *testing.T) {
 // in-process server.
 func TestRelayOption(t *testing.T) {
 	upstreamDir := t.TempDir()
-	st, _ := protocol.OpenDirStorage(upstreamDir)
+	st, err := protocol.OpenDirStorage(upstreamDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
 	up := &protocol.Server{Storage: st}
-	l, _ := net.Listen("tcp", "127.0.0.1:0")
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
 	go up.Serve(l)
 	defer up.Close()
 	upPort := strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
