@@ -13,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"tentacle/internal/testharness"
 )
 
 func dial(t testing.TB, addr string) *Client {
@@ -66,7 +68,7 @@ func TestClientVerbs(t *testing.T) {
 	}
 	// The server deletes the file once its last byte is out, so the
 	// client can get there first.
-	waitFor(t, "the moved file to go", func() bool {
+	testharness.WaitFor(t, "the moved file to go", func() bool {
 		_, err := os.Stat(filepath.Join(ts.Dir, "one.data"))
 		return errors.Is(err, os.ErrNotExist)
 	})
@@ -75,7 +77,7 @@ func TestClientVerbs(t *testing.T) {
 	}
 	// The server records a command after its last byte has gone out, so
 	// the client can be done first.
-	waitFor(t, "the records", func() bool { return len(ts.Recs.all()) >= 7 })
+	testharness.WaitFor(t, "the records", func() bool { return len(ts.Recs.all()) >= 7 })
 	if n := len(ts.Recs.all()); n != 7 { // Send, ZSend, Recv, ZRecv, 2 List, Move
 		t.Errorf("%d transfer records, want 7", n)
 	}
@@ -135,9 +137,9 @@ func TestKilledUploadLeavesNothing(t *testing.T) {
 	w.send("SEND <cut.data> SIZE 1000\n")
 	w.expect("SEND OK\n")
 	w.send(strings.Repeat("x", 600))
-	waitFor(t, "the file being received", func() bool { return receiving(t, ts.Dir) })
+	testharness.WaitFor(t, "the file being received", func() bool { return receiving(t, ts.Dir) })
 	w.c.Close()
-	waitFor(t, "the aborted record", func() bool { return len(ts.Recs.all()) == 1 })
+	testharness.WaitFor(t, "the aborted record", func() bool { return len(ts.Recs.all()) == 1 })
 	if rec := ts.Recs.all()[0]; rec.Err == nil || rec.Bytes > 600 {
 		t.Errorf("record %+v, want a failure after at most 600 bytes", rec)
 	}
@@ -191,8 +193,8 @@ func TestSilentPeerDropped(t *testing.T) {
 	w.expect("SEND OK\n")
 	w.send("12345")
 	w.expectClosed()
-	waitFor(t, "the timeout log", func() bool { return ts.Log.contains("timed out") })
-	waitFor(t, "the discarded upload", func() bool { return len(entries(t, ts.Dir)) == 0 })
+	testharness.WaitFor(t, "the timeout log", func() bool { return ts.Log.contains("timed out") })
+	testharness.WaitFor(t, "the discarded upload", func() bool { return len(entries(t, ts.Dir)) == 0 })
 }
 
 // TestMaxConnections holds the only slot and checks that a second client
@@ -209,7 +211,10 @@ func TestMaxConnections(t *testing.T) {
 	select {
 	case err := <-done:
 		t.Fatalf("second client served while the slot was taken: %v", err)
-	case <-time.After(100 * time.Millisecond): // a negative check needs some wait
+	case <-time.After(100 * time.Millisecond):
+		// A sleep on purpose: "not served" has no event to wait for, so
+		// the check watches for 100 ms; a server that served the second
+		// client later, with the slot still taken, would slip through.
 	}
 	first.Quit()
 	if err := <-done; err != nil {
@@ -228,11 +233,11 @@ func TestShutdownServesWhatItAccepted(t *testing.T) {
 	busy.send("SEND <late.data> SIZE 10\n")
 	busy.expect("SEND OK\n")
 	busy.send("12345")
-	waitFor(t, "both connections to be served", func() bool { return ts.Server.connCount() == 2 })
+	testharness.WaitFor(t, "both connections to be served", func() bool { return ts.Server.connCount() == 2 })
 
 	done := make(chan error, 1)
 	go func() { done <- ts.Shutdown(context.Background()) }()
-	waitFor(t, "the listener to close", func() bool {
+	testharness.WaitFor(t, "the listener to close", func() bool {
 		c, err := net.DialTimeout("tcp", ts.Addr, time.Second)
 		if err == nil {
 			c.Close()
@@ -270,7 +275,7 @@ func TestShutdownServesWhatItAccepted(t *testing.T) {
 func TestShutdownTimesOutSilentPeers(t *testing.T) {
 	ts := startServer(t, func(s *Server) { s.Timeout = 200 * time.Millisecond })
 	silent := dialWire(t, ts.Addr)
-	waitFor(t, "the connection to be served", func() bool { return ts.Server.connCount() == 1 })
+	testharness.WaitFor(t, "the connection to be served", func() bool { return ts.Server.connCount() == 1 })
 	if err := ts.Shutdown(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -484,7 +489,7 @@ func TestRelayUpstreamDown(t *testing.T) {
 	w := dialWire(t, relay.Addr)
 	w.send("SEND <a> SIZE 1\n")
 	w.expectClosed()
-	waitFor(t, "the log", func() bool { return relay.Log.contains("Cannot connect to " + addr) })
+	testharness.WaitFor(t, "the log", func() bool { return relay.Log.contains("Cannot connect to " + addr) })
 }
 
 func TestAllowHook(t *testing.T) {
@@ -492,5 +497,5 @@ func TestAllowHook(t *testing.T) {
 	w := dialWire(t, ts.Addr)
 	w.send("QUIT\n")
 	w.expectClosed()
-	waitFor(t, "the log", func() bool { return ts.Log.contains("closed by hosts access rules") })
+	testharness.WaitFor(t, "the log", func() bool { return ts.Log.contains("closed by hosts access rules") })
 }

@@ -2,7 +2,6 @@ package protocol
 
 import (
 	"bufio"
-	"context"
 	"io"
 	"net"
 	"os"
@@ -160,20 +159,6 @@ func entries(t testing.TB, dir string) []string {
 		names = append(names, d.Name())
 	}
 	return names
-}
-
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	for !cond() {
-		select {
-		case <-ctx.Done():
-			t.Fatalf("timed out waiting for %s", what)
-		case <-time.After(5 * time.Millisecond):
-		}
-	}
 }
 
 func mkdirs(t testing.TB, root string, dirs ...string) {

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+
+	"tentacle/internal/testharness"
 )
 
 // panickyStorage wraps a Storage and panics on the names it is told to.
@@ -82,7 +84,7 @@ func TestPanicIsolation(t *testing.T) {
 				w.send("abc")
 			}
 			w.expectClosed()
-			waitFor(t, "the panic to be logged", func() bool { return ts.Log.contains("panic while serving") })
+			testharness.WaitFor(t, "the panic to be logged", func() bool { return ts.Log.contains("panic while serving") })
 			if !ts.Log.contains("goroutine") {
 				t.Error("the panic was logged without its stack")
 			}

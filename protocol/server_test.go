@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"tentacle/internal/testharness"
 )
 
 // TestWireSend checks SEND's replies byte for byte, the way agents see them.
@@ -144,7 +146,7 @@ func TestWirePassword(t *testing.T) {
 			w.expectClosed()
 		})
 	}
-	waitFor(t, "log of the refusal", func() bool { return ts.Log.contains("Invalid password from 127.0.0.1") })
+	testharness.WaitFor(t, "log of the refusal", func() bool { return ts.Log.contains("Invalid password from 127.0.0.1") })
 }
 
 func TestWireRecvFamily(t *testing.T) {
@@ -248,7 +250,7 @@ func TestWireZSendAndZRecv(t *testing.T) {
 	w.expect("ZSEND OK\n")
 	w.send(bomb.String())
 	w.expect("ZSEND ERR (file is too big)\n")
-	waitFor(t, "the log of the bomb", func() bool { return ts.Log.contains("inflates to more than 1000 bytes") })
+	testharness.WaitFor(t, "the log of the bomb", func() bool { return ts.Log.contains("inflates to more than 1000 bytes") })
 	// An archive whose header lies about the inflated size is caught by
 	// the reader as soon as it inflates past the stated size.
 	lying := lyingZip(t, strings.Repeat("1", 5000))

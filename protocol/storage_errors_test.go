@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+
+	"tentacle/internal/testharness"
 )
 
 // errDiskFull stands for ENOSPC or EIO from a failing disk.
@@ -168,7 +170,7 @@ func TestNetworkErrorIsNotAStorageError(t *testing.T) {
 	if rest, err := io.ReadAll(w.br); err != nil || len(rest) != 0 {
 		t.Errorf("after the cut: %q, %v; want the connection closed without a word", rest, err)
 	}
-	waitFor(t, "the transfer record", func() bool { return len(ts.Recs.all()) == 1 })
+	testharness.WaitFor(t, "the transfer record", func() bool { return len(ts.Recs.all()) == 1 })
 	if rec := ts.Recs.all()[0]; errors.Is(rec.Err, ErrStorage) || !errors.Is(rec.Err, io.ErrUnexpectedEOF) {
 		t.Errorf("recorded %v, want an unexpected EOF", rec.Err)
 	}

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+
+	"tentacle/internal/testharness"
 )
 
 // TestDirSyncGroupCommit holds one sync running while more callers arrive,
@@ -41,7 +43,7 @@ func TestDirSyncGroupCommit(t *testing.T) {
 			}
 		})
 	}
-	waitFor(t, "every caller to wait for the next sync", func() bool {
+	testharness.WaitFor(t, "every caller to wait for the next sync", func() bool {
 		ds.mu.Lock()
 		defer ds.mu.Unlock()
 		return ds.waiting == callers
