@@ -61,21 +61,26 @@ type env struct {
 func newEnv(t *testing.T, userName string, extra ...string) *env {
 	t.Helper()
 	e := &env{t: t, dir: t.TempDir(), port: testharness.FreePort(t)}
-	os.Chmod(e.dir, 0o755)
-	os.Chmod(filepath.Dir(e.dir), 0o755) // the serving user must reach it
 	e.spool, e.logs = filepath.Join(e.dir, "spool"), filepath.Join(e.dir, "log")
-	os.Mkdir(e.spool, 0o770)
-	os.Mkdir(e.logs, 0o750)
-	if privileges.IsRoot() {
-		id, err := privileges.Lookup(userName)
+	check := func(err error) {
+		t.Helper()
 		if err != nil {
 			t.Fatal(err)
 		}
+	}
+	check(os.Chmod(e.dir, 0o755))
+	check(os.Chmod(filepath.Dir(e.dir), 0o755)) // the serving user must reach it
+	check(os.Mkdir(e.spool, 0o770))
+	check(os.Mkdir(e.logs, 0o750))
+	if privileges.IsRoot() {
+		id, err := privileges.Lookup(userName)
+		check(err)
 		e.user = id
-		os.Chown(e.spool, id.UID, id.GID)
-		os.Chown(e.logs, id.UID, id.GID)
+		check(os.Chown(e.spool, id.UID, id.GID))
+		check(os.Chown(e.logs, id.UID, id.GID))
 	} else {
-		u, _ := user.Current()
+		u, err := user.Current()
+		check(err)
 		userName = u.Username
 	}
 	e.file = filepath.Join(e.dir, "tentacle_serverd")
@@ -162,11 +167,11 @@ func records(t *testing.T, e *env) []daemon.Record {
 // testUser makes a system user for the test and removes it afterwards.
 func testUser(t *testing.T) string {
 	t.Helper()
-	if _, err := exec.LookPath("useradd"); err != nil {
-		t.Skip("useradd is not installed")
-	}
+	testharness.NeedTool(t, "useradd", "passwd")
 	b := make([]byte, 3)
-	rand.Read(b)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
 	name := "tnt" + hex.EncodeToString(b)
 	if out, err := exec.Command("useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", "--user-group", name).CombinedOutput(); err != nil {
 		t.Fatalf("useradd: %v %s", err, out)
@@ -179,9 +184,7 @@ func testUser(t *testing.T) string {
 // by the test: /proc shows it serving as that user, and files land owned by
 // it with mode 0660 (umask 0007).
 func TestServesAsUserWithGroupMode(t *testing.T) {
-	if !privileges.IsRoot() {
-		t.Skip("the root drop needs root; run the tests as root (CI does)")
-	}
+	testharness.NeedRoot(t, "drops to a user of its own")
 	name := testUser(t)
 	e := newEnv(t, name)
 	e.write(append(strings.Split(strings.TrimSpace(readEnv(t, e)), "\n"), "TENTACLE_LOG_FILE="+filepath.Join(e.logs, "new", "transfers.log"))...)
@@ -238,8 +241,8 @@ func TestStartErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if tt.name == "missing user" && !privileges.IsRoot() {
-				t.Skip("only root switches users; run the tests as root (CI does)")
+			if tt.name == "missing user" {
+				testharness.NeedRoot(t, "only root switches users")
 			}
 			e := newEnv(t, "nobody", tt.lines...)
 			out, err := exec.Command(daemonBin, "--env-file", e.file).CombinedOutput()
@@ -420,10 +423,7 @@ func TestRotateOnSIGUSR1(t *testing.T) {
 // TestSocketActivation runs the daemon under the real systemd-socket-activate:
 // it serves the socket it is given, ignoring TENTACLE_PORT.
 func TestSocketActivation(t *testing.T) {
-	activate, err := exec.LookPath("systemd-socket-activate")
-	if err != nil {
-		t.Skip("systemd-socket-activate is not installed (Debian package systemd; .ci/run installs it)")
-	}
+	activate := testharness.NeedTool(t, "systemd-socket-activate", "systemd")
 	e := newEnv(t, "nobody")
 	port := testharness.FreePort(t)
 	out := &testharness.SyncBuffer{}
@@ -511,7 +511,11 @@ func TestDetachWithPidfile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+	// Not 0 nor less: kill(2) would signal this test's process group.
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil || pid <= 0 {
+		t.Fatalf("pid file %s holds %q", pidFile, b)
+	}
 	defer syscall.Kill(pid, syscall.SIGKILL)
 	if err := send(e.addr(), "", "bg.data", "x"); err != nil {
 		t.Fatalf("not serving when -d returned: %v", err)

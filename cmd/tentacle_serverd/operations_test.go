@@ -216,9 +216,7 @@ func TestStopServesAcceptedConnections(t *testing.T) {
 // -c 1000 accept runs out of descriptors (EMFILE). Either way the daemon
 // stays up, and serves an agent once the flood is gone.
 func TestConnectionFloodUnderLowFileLimit(t *testing.T) {
-	if _, err := exec.LookPath("prlimit"); err != nil {
-		t.Skip("prlimit (util-linux) is not installed")
-	}
+	testharness.NeedTool(t, "prlimit", "util-linux")
 	tests := []struct {
 		name   string
 		opts   string
