@@ -60,15 +60,18 @@ var pandoraFilters = []string{
 	`.*\.conf:conf`, `.*\.md5:md5`, `.*\.zip:collections`, `.*\.lock:trans`, `.*\.rcmd:commands`,
 }
 
-// need returns the path of tool, or skips the test naming the Debian
-// package to install.
-func need(t *testing.T, tool, pkg string) string {
+// userIDs returns the numeric uid and gid of u.
+func userIDs(t *testing.T, u *user.User) (uid, gid int) {
 	t.Helper()
-	path, err := exec.LookPath(tool)
+	uid, err := strconv.Atoi(u.Uid)
 	if err != nil {
-		t.Skipf("%s is not installed: install the Debian package %s", tool, pkg)
+		t.Fatalf("user %s: uid %q: %v", u.Username, u.Uid, err)
 	}
-	return path
+	gid, err = strconv.Atoi(u.Gid)
+	if err != nil {
+		t.Fatalf("user %s: gid %q: %v", u.Username, u.Gid, err)
+	}
+	return uid, gid
 }
 
 func readFile(t *testing.T, path string) string {
@@ -113,7 +116,7 @@ func readUnit(t *testing.T, path string) map[string][]string {
 // directory that holds systemd's own units and the programs ours run, so
 // that nothing of the host's configuration gets in.
 func TestUnitsVerify(t *testing.T) {
-	analyze := need(t, "systemd-analyze", "systemd")
+	analyze := testharness.NeedTool(t, "systemd-analyze", "systemd")
 	hostUnits := ""
 	for _, d := range []string{"/usr/lib/systemd/system", "/lib/systemd/system"} {
 		if st, err := os.Stat(d); err == nil && st.IsDir() {
@@ -262,7 +265,7 @@ const maxExposure = 1.5
 // offline: the same rating as systemd gives the installed unit, provided
 // the unit sets what the running systemd would imply (PrivateMounts=).
 func TestUnitSecurity(t *testing.T) {
-	analyze := need(t, "systemd-analyze", "systemd")
+	analyze := testharness.NeedTool(t, "systemd-analyze", "systemd")
 	dir := t.TempDir()
 	writeFile(t, filepath.Join(dir, serviceUnit), readFile(t, serviceUnit), 0o644)
 	cmd := exec.Command(analyze, "security", "--offline=yes", "--no-pager", filepath.Join(dir, serviceUnit))
@@ -299,7 +302,7 @@ func unitDuration(t *testing.T, unit map[string][]string, key string) time.Durat
 // TestInitScriptShellcheck lints the init script as the POSIX sh script it
 // says it is.
 func TestInitScriptShellcheck(t *testing.T) {
-	shellcheck := need(t, "shellcheck", "shellcheck")
+	shellcheck := testharness.NeedTool(t, "shellcheck", "shellcheck")
 	out, err := exec.Command(shellcheck, initScript).CombinedOutput()
 	if err != nil || len(out) > 0 {
 		t.Errorf("shellcheck %s: %v\n%s", initScript, err, out)
@@ -516,7 +519,7 @@ func TestServerConfFile(t *testing.T) {
 // TestManPages renders each manual page with every groff warning on, and
 // checks that it covers every option.
 func TestManPages(t *testing.T) {
-	groff := need(t, "groff", "groff-base")
+	groff := testharness.NeedTool(t, "groff", "groff-base")
 	pages := map[string][]string{
 		"tentacle_server.1": letters("abcdefFghiIklmopqrsStTuUvVwxz"),
 		"tentacle_client.1": letters("abcefghkpqrtvwxyz"),
@@ -580,8 +583,7 @@ func TestInitScript(t *testing.T) {
 		if err != nil {
 			t.Fatalf("as root, the daemon needs a user to run as: %v", err)
 		}
-		uid, _ := strconv.Atoi(nobody.Uid)
-		gid, _ := strconv.Atoi(nobody.Gid)
+		uid, gid := userIDs(t, nobody)
 		for _, d := range []string{spool, logs} {
 			if err := os.Chown(d, uid, gid); err != nil {
 				t.Fatal(err)
@@ -725,11 +727,9 @@ func buildDaemon(t *testing.T, dir string) string {
 // password. Then with the drop-in of tentacle_serverd(8) for a port below
 // 1024: CAP_NET_BIND_SERVICE as an ambient capability.
 func TestServiceUnprivileged(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root, to run the daemon as another user")
-	}
-	setpriv := need(t, "setpriv", "util-linux")
-	kill := need(t, "kill", "procps")
+	testharness.NeedRoot(t, "runs the daemon as another user")
+	setpriv := testharness.NeedTool(t, "setpriv", "util-linux")
+	kill := testharness.NeedTool(t, "kill", "procps")
 	svc := readUnit(t, serviceUnit)
 	if !slices.Equal(svc["Service.NoNewPrivileges"], []string{"yes"}) || !slices.Equal(svc["Service.CapabilityBoundingSet"], []string{""}) {
 		t.Fatalf("%s: NoNewPrivileges or CapabilityBoundingSet changed: update this test", serviceUnit)
@@ -738,8 +738,7 @@ func TestServiceUnprivileged(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the daemon needs a user to run as: %v", err)
 	}
-	uid, _ := strconv.Atoi(nobody.Uid)
-	gid, _ := strconv.Atoi(nobody.Gid)
+	uid, gid := userIDs(t, nobody)
 	// As systemd's User= and Group=.
 	asUser := []string{"--reuid=" + nobody.Uid, "--regid=" + nobody.Gid, "--clear-groups"}
 
