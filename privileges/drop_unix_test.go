@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"tentacle/internal/testharness"
 )
 
 // The test re-runs its own binary as a child that drops privileges, so that
@@ -34,9 +36,7 @@ func TestMain(m *testing.M) {
 }
 
 func TestDropToNobody(t *testing.T) {
-	if !IsRoot() {
-		t.Skip("dropping privileges needs root; run the tests as root (CI does)")
-	}
+	testharness.NeedRoot(t, "drops privileges")
 	nobody, err := Lookup("nobody")
 	if err != nil {
 		t.Skipf("no user nobody here: %v", err)

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"tentacle/internal/testharness"
 )
 
 // mountTmpfs mounts a tmpfs of the given size on dir ("" for a fresh
@@ -20,13 +22,13 @@ import (
 // unmounted when t ends.
 func mountTmpfs(t *testing.T, dir, size string) string {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to mount a tmpfs")
-	}
+	testharness.NeedRoot(t, "mounts a tmpfs")
 	if dir == "" {
 		dir = t.TempDir()
 	}
 	if err := unix.Mount("tmpfs", dir, "tmpfs", 0, "size="+size); err != nil {
+		// Not logged as a skip CI must not have: root in a container
+		// may lack CAP_SYS_ADMIN.
 		t.Skipf("cannot mount a tmpfs here: %v", err)
 	}
 	t.Cleanup(func() {

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"tentacle/internal/testharness"
 )
 
 func TestParseCiphers(t *testing.T) {
@@ -148,10 +150,7 @@ func TestCipherTableComplete(t *testing.T) {
 // TestCipherNamesMatchOpenSSL cross-checks the OpenSSL names against the
 // installed openssl, which prints both names with -stdname.
 func TestCipherNamesMatchOpenSSL(t *testing.T) {
-	openssl, err := exec.LookPath("openssl")
-	if err != nil {
-		t.Skip("openssl not installed; cannot cross-check cipher names")
-	}
+	openssl := testharness.NeedTool(t, "openssl", "openssl")
 	out, err := exec.Command(openssl, "ciphers", "-stdname", "ALL:COMPLEMENTOFALL:@SECLEVEL=0").Output()
 	if err != nil {
 		t.Skipf("openssl ciphers -stdname failed (%v); cannot cross-check", err)

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"tentacle/internal/testcerts"
+	"tentacle/internal/testharness"
 )
 
 func generate(t *testing.T) *testcerts.Set {
@@ -166,10 +167,7 @@ func ed25519Pair(t *testing.T) (certFile, keyFile string) {
 // TestLoadKeyPairOpenSSL checks keys encrypted by the openssl tool itself,
 // in the formats existing Tentacle installations are likely to have.
 func TestLoadKeyPairOpenSSL(t *testing.T) {
-	openssl, err := exec.LookPath("openssl")
-	if err != nil {
-		t.Skip("openssl not installed; cannot test keys written by OpenSSL")
-	}
+	openssl := testharness.NeedTool(t, "openssl", "openssl")
 	s := generate(t)
 	dir := t.TempDir()
 	const pw = "openssl secret"

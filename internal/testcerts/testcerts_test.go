@@ -9,16 +9,28 @@ import (
 	"os/exec"
 	"testing"
 	"time"
+
+	"tentacle/internal/testharness"
 )
 
-func readCert(t *testing.T, path string) *x509.Certificate {
+// readPEM returns the first PEM block of the file at path.
+func readPEM(t *testing.T, path string) *pem.Block {
 	t.Helper()
 	data, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	block, _ := pem.Decode(data)
-	if block == nil || block.Type != "CERTIFICATE" {
+	if block == nil {
+		t.Fatalf("%s: not PEM", path)
+	}
+	return block
+}
+
+func readCert(t *testing.T, path string) *x509.Certificate {
+	t.Helper()
+	block := readPEM(t, path)
+	if block.Type != "CERTIFICATE" {
 		t.Fatalf("%s: no CERTIFICATE block", path)
 	}
 	cert, err := x509.ParseCertificate(block.Bytes)
@@ -63,10 +75,7 @@ func TestGenerate(t *testing.T) {
 		if fi.Mode().Perm() != 0o600 {
 			t.Errorf("%s: mode %v, want 0600", field, fi.Mode().Perm())
 		}
-		data, _ := os.ReadFile(path)
-		if block, _ := pem.Decode(data); block == nil {
-			t.Errorf("%s: not PEM", field)
-		}
+		readPEM(t, path)
 	}
 
 	now := time.Now()
@@ -110,16 +119,12 @@ func TestGenerate(t *testing.T) {
 	}
 
 	// The legacy encrypted key decrypts to the plain key.
-	encData, _ := os.ReadFile(s.EncryptedServerKey)
-	encBlock, _ := pem.Decode(encData)
 	//lint:ignore SA1019 verifying the legacy format this package writes
-	der, err := x509.DecryptPEMBlock(encBlock, []byte(s.KeyPassword))
+	der, err := x509.DecryptPEMBlock(readPEM(t, s.EncryptedServerKey), []byte(s.KeyPassword))
 	if err != nil {
 		t.Fatalf("decrypt legacy key: %v", err)
 	}
-	plainData, _ := os.ReadFile(s.ServerKey)
-	plainBlock, _ := pem.Decode(plainData)
-	if string(der) != string(plainBlock.Bytes) {
+	if string(der) != string(readPEM(t, s.ServerKey).Bytes) {
 		t.Error("decrypted legacy key differs from ServerKey")
 	}
 }
@@ -136,7 +141,11 @@ func TestGenerateOverwritesMode(t *testing.T) {
 	if _, err := Generate(dir); err != nil {
 		t.Fatal(err)
 	}
-	if fi, _ := os.Stat(s.CAKey); fi.Mode().Perm() != 0o600 {
+	fi, err := os.Stat(s.CAKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != 0o600 {
 		t.Errorf("mode after regenerate = %v, want 0600", fi.Mode().Perm())
 	}
 }
@@ -144,10 +153,8 @@ func TestGenerateOverwritesMode(t *testing.T) {
 // TestEncryptedPKCS8OpenSSL checks the PKCS#8 encoder against OpenSSL, the
 // format's reference implementation.
 func TestEncryptedPKCS8OpenSSL(t *testing.T) {
-	openssl, err := exec.LookPath("openssl")
-	if err != nil {
-		t.Skip("openssl not installed; cannot cross-check the PKCS#8 encoding")
-	}
+	// openssl cross-checks the PKCS#8 encoding.
+	openssl := testharness.NeedTool(t, "openssl", "openssl")
 	s, err := Generate(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
@@ -157,9 +164,7 @@ func TestEncryptedPKCS8OpenSSL(t *testing.T) {
 		t.Fatalf("openssl pkey: %v\n%s", err, got)
 	}
 	block, _ := pem.Decode(got)
-	plainData, _ := os.ReadFile(s.ServerKey)
-	plainBlock, _ := pem.Decode(plainData)
-	if block == nil || string(block.Bytes) != string(plainBlock.Bytes) {
+	if block == nil || string(block.Bytes) != string(readPEM(t, s.ServerKey).Bytes) {
 		t.Errorf("openssl decrypted a different key:\n%s", got)
 	}
 	if out, err := exec.Command(openssl, "pkey", "-in", s.EncryptedServerKeyPKCS8, "-passin", "pass:wrong", "-noout").CombinedOutput(); err == nil {
