@@ -31,7 +31,7 @@ func TestClientVerbs(t *testing.T) {
 	ts := startServer(t, func(s *Server) {
 		s.Insecure = true
 		s.Password = "pw"
-		s.Filters, _ = ParseFilters(`\.conf$:conf`)
+		s.Filters = parseFilters(t, `\.conf$:conf`)
 	})
 	mkdirs(t, ts.Dir, "conf")
 	c := dial(t, ts.Addr)
@@ -87,7 +87,7 @@ func TestClientVerbs(t *testing.T) {
 // it can test, and that the session goes on after it.
 func TestClientRefusals(t *testing.T) {
 	ts := startServer(t, func(s *Server) { s.MaxSize = 10 })
-	os.WriteFile(filepath.Join(ts.Dir, "taken.data"), []byte("x"), 0o644)
+	writeFile(t, filepath.Join(ts.Dir, "taken.data"), "x")
 	c := dial(t, ts.Addr)
 	tests := []struct {
 		name string
@@ -302,7 +302,7 @@ func TestRemoveTemporaryFiles(t *testing.T) {
 	keep := []string{"a.data", "conf/.tentacle-notours.tmp", ".tentacle-0123.tmp"}
 	drop := []string{".tentacle-0123456789abcdef.tmp", "conf/.tentacle-fedcba9876543210.tmp"}
 	for _, n := range append(keep, drop...) {
-		os.WriteFile(filepath.Join(dir, n), []byte("x"), 0o644)
+		writeFile(t, filepath.Join(dir, n), "x")
 	}
 	st, err := OpenDirStorage(dir)
 	if err != nil {
@@ -324,9 +324,9 @@ func TestRemoveTemporaryFiles(t *testing.T) {
 // cannot serve or receive files outside it.
 func TestSymlinkEscape(t *testing.T) {
 	outside := t.TempDir()
-	os.WriteFile(filepath.Join(outside, "secret"), []byte("secret"), 0o644)
+	writeFile(t, filepath.Join(outside, "secret"), "secret")
 	ts := startServer(t, func(s *Server) {
-		s.Filters, _ = ParseFilters(`\.conf$:conf`)
+		s.Filters = parseFilters(t, `\.conf$:conf`)
 	})
 	if err := os.Symlink(filepath.Join(outside, "secret"), filepath.Join(ts.Dir, "link.data")); err != nil {
 		t.Fatal(err)
@@ -482,7 +482,10 @@ func TestRelay(t *testing.T) {
 }
 
 func TestRelayUpstreamDown(t *testing.T) {
-	l, _ := net.Listen("tcp", "127.0.0.1:0")
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
 	addr := l.Addr().String()
 	l.Close()
 	relay := startServer(t, func(s *Server) { s.Storage = nil; s.RelayAddress = addr })

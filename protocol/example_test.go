@@ -17,15 +17,24 @@ import (
 // A server that stores files in a directory, with Pandora's filters, and a
 // client that sends it a file and takes it back.
 func Example() {
-	dir, _ := os.MkdirTemp("", "tentacle-example")
+	dir, err := os.MkdirTemp("", "tentacle-example")
+	if err != nil {
+		log.Fatal(err)
+	}
 	defer os.RemoveAll(dir)
 	storage, err := protocol.OpenDirStorage(dir)
 	if err != nil {
 		log.Fatal(err)
 	}
-	filters, _ := protocol.ParseFilters(protocol.PandoraFilters)
+	filters, err := protocol.ParseFilters(protocol.PandoraFilters)
+	if err != nil {
+		log.Fatal(err)
+	}
 	srv := &protocol.Server{Storage: storage, Filters: filters, Password: "s3cret"}
-	l, _ := net.Listen("tcp", "127.0.0.1:0")
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		log.Fatal(err)
+	}
 	go srv.Serve(l)
 	defer srv.Close()
 
@@ -51,18 +60,32 @@ func Example() {
 
 // Refusals are values: a caller can tell "already there" from a failure.
 func ExampleClient_Send_refused() {
-	dir, _ := os.MkdirTemp("", "tentacle-example")
+	dir, err := os.MkdirTemp("", "tentacle-example")
+	if err != nil {
+		log.Fatal(err)
+	}
 	defer os.RemoveAll(dir)
-	storage, _ := protocol.OpenDirStorage(dir)
+	storage, err := protocol.OpenDirStorage(dir)
+	if err != nil {
+		log.Fatal(err)
+	}
 	srv := &protocol.Server{Storage: storage}
-	l, _ := net.Listen("tcp", "127.0.0.1:0")
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		log.Fatal(err)
+	}
 	go srv.Serve(l)
 	defer srv.Close()
 
-	c, _ := protocol.Dial(l.Addr().String())
+	c, err := protocol.Dial(l.Addr().String())
+	if err != nil {
+		log.Fatal(err)
+	}
 	defer c.Quit()
-	c.Send("a.data", strings.NewReader("1"), 1)
-	err := c.Send("a.data", strings.NewReader("2"), 1)
+	if err := c.Send("a.data", strings.NewReader("1"), 1); err != nil {
+		log.Fatal(err)
+	}
+	err = c.Send("a.data", strings.NewReader("2"), 1)
 	fmt.Println(errors.Is(err, protocol.ErrExists), err)
 	// Output: true server responded SEND ERR (file already exists)
 }
@@ -87,11 +110,20 @@ func ExampleDialer() {
 
 // Graceful stop: no new connections, transfers in flight finish.
 func ExampleServer_Shutdown() {
-	dir, _ := os.MkdirTemp("", "tentacle-example")
+	dir, err := os.MkdirTemp("", "tentacle-example")
+	if err != nil {
+		log.Fatal(err)
+	}
 	defer os.RemoveAll(dir)
-	storage, _ := protocol.OpenDirStorage(dir)
+	storage, err := protocol.OpenDirStorage(dir)
+	if err != nil {
+		log.Fatal(err)
+	}
 	srv := &protocol.Server{Storage: storage}
-	l, _ := net.Listen("tcp", "127.0.0.1:0")
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		log.Fatal(err)
+	}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(l) }()
 

@@ -138,6 +138,24 @@ func (w *wire) expectClosed() {
 	}
 }
 
+// writeFile writes content to path, 0644.
+func writeFile(t testing.TB, path, content string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// parseFilters parses a filter specification the test knows to be valid.
+func parseFilters(t testing.TB, spec string) []Filter {
+	t.Helper()
+	filters, err := ParseFilters(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return filters
+}
+
 func readFile(t testing.TB, path string) string {
 	t.Helper()
 	b, err := os.ReadFile(path)

@@ -70,13 +70,18 @@ func TestEveryCommandInEveryMode(t *testing.T) {
 	for _, m := range modes {
 		t.Run(m.name, func(t *testing.T) {
 			dir := t.TempDir()
-			os.Mkdir(filepath.Join(dir, "conf"), 0o755)
+			if err := os.Mkdir(filepath.Join(dir, "conf"), 0o755); err != nil {
+				t.Fatal(err)
+			}
 			st, err := protocol.OpenDirStorage(dir)
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer st.Close()
-			filters, _ := protocol.ParseFilters(`\.conf$:conf`)
+			filters, err := protocol.ParseFilters(`\.conf$:conf`)
+			if err != nil {
+				t.Fatal(err)
+			}
 			var subjects []string
 			srv := &protocol.Server{Storage: st, Filters: filters, Insecure: true, MaxSize: 1 << 20, Password: m.password, TempDir: t.TempDir(),
 				OnTransfer: func(tr protocol.Transfer) { subjects = append(subjects, tr.TLSSubject) }}
@@ -177,9 +182,16 @@ func TestTLSClientCertificateRequired(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, _ := protocol.OpenDirStorage(t.TempDir())
+	st, err := protocol.OpenDirStorage(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
 	srv := &protocol.Server{Storage: st, TLSConfig: cfg}
-	l, _ := net.Listen("tcp", "127.0.0.1:0")
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
 	go srv.Serve(l)
 	defer srv.Close()
 

@@ -21,7 +21,7 @@ import (
 func TestWireSend(t *testing.T) {
 	tests := []struct {
 		name      string
-		setup     func(s *Server, dir string)
+		setup     func(t testing.TB, s *Server, dir string)
 		command   string
 		data      string
 		replies   []string
@@ -46,29 +46,29 @@ func TestWireSend(t *testing.T) {
 			replies: []string{"SEND ERR (file is too big)\n"}},
 		{name: "huge size", command: "SEND <a.data> SIZE 99999999999999999999999\n",
 			replies: []string{"SEND ERR (file is too big)\n"}},
-		{name: "exists", setup: func(s *Server, dir string) { os.WriteFile(filepath.Join(dir, "a.data"), []byte("old"), 0o644) },
+		{name: "exists", setup: func(t testing.TB, s *Server, dir string) { writeFile(t, filepath.Join(dir, "a.data"), "old") },
 			command: "SEND <a.data> SIZE 5\n", replies: []string{"SEND ERR (file already exists)\n"}},
-		{name: "overwrite", setup: func(s *Server, dir string) {
+		{name: "overwrite", setup: func(t testing.TB, s *Server, dir string) {
 			s.Overwrite = true
-			os.WriteFile(filepath.Join(dir, "a.data"), []byte("old"), 0o644)
+			writeFile(t, filepath.Join(dir, "a.data"), "old")
 		}, command: "SEND <a.data> SIZE 5\n", data: "hello", replies: []string{"SEND OK\n", "SEND OK\n"}, stored: "a.data"},
-		{name: "filter", setup: func(s *Server, dir string) {
-			s.Filters, _ = ParseFilters(PandoraFilters)
+		{name: "filter", setup: func(t testing.TB, s *Server, dir string) {
+			s.Filters = parseFilters(t, PandoraFilters)
 			mkdirs(t, dir, "conf", "md5")
 		}, command: "SEND <agent.conf> SIZE 5\n", data: "hello", replies: []string{"SEND OK\n", "SEND OK\n"}, stored: "conf/agent.conf"},
-		{name: "filter dir missing", setup: func(s *Server, dir string) {
-			s.Filters, _ = ParseFilters(PandoraFilters)
+		{name: "filter dir missing", setup: func(t testing.TB, s *Server, dir string) {
+			s.Filters = parseFilters(t, PandoraFilters)
 		}, command: "SEND <agent.md5> SIZE 5\n", replies: []string{"SEND ERR (storage error)\n"}},
-		{name: "max size exactly", setup: func(s *Server, dir string) { s.MaxSize = 5 },
+		{name: "max size exactly", setup: func(t testing.TB, s *Server, dir string) { s.MaxSize = 5 },
 			command: "SEND <a.data> SIZE 5\n", data: "hello", replies: []string{"SEND OK\n", "SEND OK\n"}, stored: "a.data"},
-		{name: "custom invalid chars", setup: func(s *Server, dir string) { s.InvalidChars = "x" },
+		{name: "custom invalid chars", setup: func(t testing.TB, s *Server, dir string) { s.InvalidChars = "x" },
 			command: "SEND <x.data> SIZE 5\n", replies: []string{"SEND ERR (invalid file name)\n"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ts := startServer(t, func(s *Server) {
 				if tt.setup != nil {
-					tt.setup(s, s.Storage.(*DirStorage).root.Name())
+					tt.setup(t, s, s.Storage.(*DirStorage).root.Name())
 				}
 			})
 			w := dialWire(t, ts.Addr)
@@ -152,14 +152,14 @@ func TestWirePassword(t *testing.T) {
 func TestWireRecvFamily(t *testing.T) {
 	ts := startServer(t, func(s *Server) {
 		s.Insecure = true
-		s.Filters, _ = ParseFilters(PandoraFilters)
+		s.Filters = parseFilters(t, PandoraFilters)
 	})
 	mkdirs(t, ts.Dir, "conf", "collections")
-	os.WriteFile(filepath.Join(ts.Dir, "a.data"), []byte("hello"), 0o644)
-	os.WriteFile(filepath.Join(ts.Dir, "conf", "x.conf"), []byte("conf!"), 0o644)
-	os.WriteFile(filepath.Join(ts.Dir, "conf", "y.conf"), []byte("y"), 0o644)
-	os.WriteFile(filepath.Join(ts.Dir, "conf", "bad;name"), []byte("y"), 0o644)
-	os.WriteFile(filepath.Join(ts.Dir, "conf", ".tentacle-0123456789abcdef.tmp"), []byte("partial"), 0o644)
+	writeFile(t, filepath.Join(ts.Dir, "a.data"), "hello")
+	writeFile(t, filepath.Join(ts.Dir, "conf", "x.conf"), "conf!")
+	writeFile(t, filepath.Join(ts.Dir, "conf", "y.conf"), "y")
+	writeFile(t, filepath.Join(ts.Dir, "conf", "bad;name"), "y")
+	writeFile(t, filepath.Join(ts.Dir, "conf", ".tentacle-0123456789abcdef.tmp"), "partial")
 
 	w := dialWire(t, ts.Addr)
 	// RECV
@@ -295,7 +295,10 @@ func TestWireZSendAndZRecv(t *testing.T) {
 // lyingZip builds an archive whose headers claim a tiny inflated size.
 func lyingZip(t *testing.T, content string) string {
 	var deflated bytes.Buffer
-	fw, _ := flate.NewWriter(&deflated, flate.BestCompression)
+	fw, err := flate.NewWriter(&deflated, flate.BestCompression)
+	if err != nil {
+		t.Fatal(err)
+	}
 	fw.Write([]byte(content))
 	fw.Close()
 	var buf bytes.Buffer
