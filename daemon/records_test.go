@@ -111,7 +111,9 @@ func TestTransferLogConcurrentAndRotating(t *testing.T) {
 
 func TestOpenTransferLogFails(t *testing.T) {
 	blocker := filepath.Join(t.TempDir(), "file")
-	os.WriteFile(blocker, nil, 0o644)
+	if err := os.WriteFile(blocker, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := OpenTransferLog(filepath.Join(blocker, "transfers.log"), LogRotation{}); err == nil || !strings.Contains(err.Error(), "transfer log") {
 		t.Fatalf("got %v", err)
 	}
@@ -119,7 +121,9 @@ func TestOpenTransferLogFails(t *testing.T) {
 
 func TestWithoutFileEcho(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "env")
-	os.WriteFile(file, []byte("TENTACLE_PORT=41121\nTENTACLE_USER=pandora\n"), 0o644)
+	if err := os.WriteFile(file, []byte("TENTACLE_PORT=41121\nTENTACLE_USER=pandora\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	got := withoutFileEcho([]string{"TENTACLE_PORT=41121", "TENTACLE_USER=other", "PATH=/bin"}, file)
 	if strings.Join(got, " ") != "TENTACLE_USER=other PATH=/bin" {
 		t.Fatalf("kept %v: the copy of the file's port must go, the real override stay", got)

@@ -507,7 +507,10 @@ func debInstall(t *testing.T, deb string, files map[string]string, userExists bo
 			t.Errorf("pandora's home is %s, want /var/spool/pandora", pandora.HomeDir)
 		}
 	}
-	uid, _ := strconv.Atoi(pandora.Uid)
+	uid, err := strconv.Atoi(pandora.Uid)
+	if err != nil {
+		t.Fatalf("pandora's uid %q: %v", pandora.Uid, err)
+	}
 	wantDirs := map[string]fs.FileMode{"/var/spool/pandora/data_in": fs.ModeSetgid | 0o770, "/var/log/tentacle": 0o750}
 	for _, sub := range []string{"conf", "md5", "collections", "trans", "commands"} {
 		wantDirs["/var/spool/pandora/data_in/"+sub] = fs.ModeSetgid | 0o770
@@ -535,7 +538,10 @@ func debInstall(t *testing.T, deb string, files map[string]string, userExists bo
 	if err != nil {
 		t.Fatalf("group pandora: %v", err)
 	}
-	gid, _ := strconv.Atoi(pandoraGroup.Gid)
+	gid, err := strconv.Atoi(pandoraGroup.Gid)
+	if err != nil {
+		t.Fatalf("pandora's gid %q: %v", pandoraGroup.Gid, err)
+	}
 	for _, conf := range []string{"/etc/default/tentacle_serverd", "/etc/tentacle/tentacle_server.conf"} {
 		fi, err := os.Stat(conf)
 		if err != nil {
@@ -581,7 +587,10 @@ func debInstall(t *testing.T, deb string, files map[string]string, userExists bo
 		if !bytes.Equal(got, content) {
 			t.Errorf("%s: %q, want %q", dst, got, content)
 		}
-		fi, _ := os.Stat(dst)
+		fi, err := os.Stat(dst)
+		if err != nil {
+			t.Fatal(err)
+		}
 		if st := fi.Sys().(*syscall.Stat_t); int(st.Uid) != uid {
 			t.Errorf("%s: owner uid %d, want pandora (%d)", dst, st.Uid, uid)
 		}

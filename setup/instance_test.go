@@ -62,7 +62,9 @@ func TestOptionsReachTheServer(t *testing.T) {
 func TestNewErrors(t *testing.T) {
 	dir := t.TempDir()
 	pem := filepath.Join(dir, "x.pem")
-	os.WriteFile(pem, []byte("not a certificate"), 0o644)
+	if err := os.WriteFile(pem, []byte("not a certificate"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		args []string
 		want string
@@ -88,8 +90,11 @@ func TestLibwrap(t *testing.T) {
 	defer func() { hostsAllowPath, hostsDenyPath = "", "" }()
 
 	serve := func(allow, deny string) (string, error) {
-		os.WriteFile(hostsAllowPath, []byte(allow), 0o644)
-		os.WriteFile(hostsDenyPath, []byte(deny), 0o644)
+		for path, rules := range map[string]string{hostsAllowPath: allow, hostsDenyPath: deny} {
+			if err := os.WriteFile(path, []byte(rules), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
 		in, err := New(parse(t, "-s", t.TempDir(), "-T", "-a", "127.0.0.1", "-p", "1"), "", io.Discard, io.Discard)
 		if err != nil {
 			return "", err
@@ -122,11 +127,15 @@ func TestLibwrap(t *testing.T) {
 	if err := send(addr); err == nil {
 		t.Error("denied address was served")
 	}
-	addr, _ = serve("tentacle_server: 127.0.0.0/8\n", "ALL: ALL\n")
+	if addr, err = serve("tentacle_server: 127.0.0.0/8\n", "ALL: ALL\n"); err != nil {
+		t.Fatal(err)
+	}
 	if err := send(addr); err != nil {
 		t.Errorf("allowed address refused: %v", err)
 	}
-	addr, _ = serve("", "sshd: 127.0.0.1\n")
+	if addr, err = serve("", "sshd: 127.0.0.1\n"); err != nil {
+		t.Fatal(err)
+	}
 	if err := send(addr); err != nil {
 		t.Errorf("rule for another daemon applied: %v", err)
 	}

@@ -43,7 +43,9 @@ func startServer(t *testing.T, configure func(*protocol.Server)) *server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.host, s.port, _ = net.SplitHostPort(l.Addr().String())
+	if s.host, s.port, err = net.SplitHostPort(l.Addr().String()); err != nil {
+		t.Fatal(err)
+	}
 	go srv.Serve(l)
 	t.Cleanup(func() { srv.Close(); st.Close() })
 	return s
@@ -101,7 +103,10 @@ func TestExitStatusAndErrors(t *testing.T) {
 	writeFiles(t, s.dir, map[string]string{"a.data": "old"})
 	f := func(name string) string { return filepath.Join(local, name) }
 	closedPort := func() string {
-		l, _ := net.Listen("tcp", "127.0.0.1:0")
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
 		defer l.Close()
 		return strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
 	}()
@@ -197,12 +202,17 @@ func TestTLSOptions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	withCA := startServer(t, func(srv *protocol.Server) {
-		srv.TLSConfig, _ = tlsconfig.Server(tlsconfig.Options{CertFile: certs.ServerCert, KeyFile: certs.ServerKey, CAFile: certs.CACert})
-	})
-	plainTLS := startServer(t, func(srv *protocol.Server) {
-		srv.TLSConfig, _ = tlsconfig.Server(tlsconfig.Options{CertFile: certs.ServerCert, KeyFile: certs.ServerKey})
-	})
+	serverTLS := func(o tlsconfig.Options) func(*protocol.Server) {
+		return func(srv *protocol.Server) {
+			cfg, err := tlsconfig.Server(o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			srv.TLSConfig = cfg
+		}
+	}
+	withCA := startServer(t, serverTLS(tlsconfig.Options{CertFile: certs.ServerCert, KeyFile: certs.ServerKey, CAFile: certs.CACert}))
+	plainTLS := startServer(t, serverTLS(tlsconfig.Options{CertFile: certs.ServerCert, KeyFile: certs.ServerKey}))
 	local := t.TempDir()
 	writeFiles(t, local, map[string]string{"t.data": "tls"})
 	file := filepath.Join(local, "t.data")

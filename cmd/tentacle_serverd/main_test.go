@@ -37,7 +37,9 @@ func TestMain(m *testing.M) {
 	if err != nil {
 		panic(err)
 	}
-	os.Chmod(dir, 0o755)
+	if err := os.Chmod(dir, 0o755); err != nil { // the serving user runs it
+		panic(err)
+	}
 	daemonBin = filepath.Join(dir, "tentacle_serverd")
 	if out, err := exec.Command("go", "build", "-o", daemonBin, ".").CombinedOutput(); err != nil {
 		fmt.Fprintf(os.Stderr, "build: %v\n%s", err, out)
@@ -308,7 +310,7 @@ func TestReloadDuringUpload(t *testing.T) {
 	}
 
 	// A broken file on SIGHUP: logged, the running configuration stays.
-	os.WriteFile(e.file, []byte("TENTACLE_PORT=\"unterminated\n"), 0o644)
+	e.write(`TENTACLE_PORT="unterminated`)
 	cmd.Process.Signal(syscall.SIGHUP)
 	testharness.WaitFor(t, "the refused reload", func() bool { return strings.Contains(out.String(), "reload refused") })
 	if err := send(e.addr(), "new", "still.data", "up"); err != nil {
@@ -462,7 +464,9 @@ func TestNotify(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	os.Chmod(sock, 0o777) // the daemon writes after dropping root
+	if err := os.Chmod(sock, 0o777); err != nil { // the daemon writes after dropping root
+		t.Fatal(err)
+	}
 	var mu sync.Mutex
 	var got []string
 	go func() {
