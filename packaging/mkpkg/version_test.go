@@ -37,9 +37,7 @@ func TestPackageVersion(t *testing.T) {
 
 // The versions sort as releases and snapshots should, for dpkg.
 func TestPackageVersionOrder(t *testing.T) {
-	if _, err := exec.LookPath("dpkg"); err != nil {
-		t.Skip("dpkg is not installed (Debian package dpkg)")
-	}
+	needTool(t, "dpkg", "dpkg")
 	ordered := []string{
 		packageVersion(gitState{Commit: "fff0000", Date: day}),
 		packageVersion(gitState{Commit: "0000fff", Date: day.AddDate(0, 0, 1)}),
@@ -71,9 +69,7 @@ func TestCheckVersion(t *testing.T) {
 }
 
 func TestReadGit(t *testing.T) {
-	if _, err := exec.LookPath("git"); err != nil {
-		t.Skip("git is not installed (Debian package git)")
-	}
+	needTool(t, "git", "git")
 	dir := t.TempDir()
 	if _, ok := readGit(dir); ok {
 		t.Fatal("readGit: an empty directory is a git checkout?")
