@@ -104,90 +104,103 @@ func ParseClient(args []string) (*Client, error) {
 		return c, nil
 	}
 	src := &sources{set: clientOptions, cl: cl}
-	get := func(letter byte) (setting, bool) { return src.lookup(letter) }
-	flagErr := func(letter byte, reason string) error {
-		return &ValueError{Option: "-" + string(letter), Reason: reason, flag: true}
-	}
-
-	if st, ok := get('a'); ok {
-		if reason := checkHost(st.value); reason != "" {
-			return nil, st.fail("server address: " + reason)
-		}
-		c.Address = st.value
-	}
-	if st, ok := get('b'); ok {
-		if reason := checkHost(st.value); reason != "" {
-			return nil, st.fail("local address: " + reason)
-		}
-		c.BindAddress = st.value
-	}
-	c.TLS = cl.has('c')
-	if st, ok := get('e'); ok {
-		if cl.has('c') {
-			return nil, flagErr('c', "cannot be combined with -e: use -c for TLS without a client certificate, or -e (with -k) to present one")
-		}
-		if err := checkRegularFile(st, "certificate file"); err != nil {
+	for _, step := range []func(*Client, *sources) error{parseClientNetwork, parseClientTLS} {
+		if err := step(c, src); err != nil {
 			return nil, err
 		}
-		c.Cert, c.TLS = st.value, true
-	}
-	if st, ok := get('f'); ok {
-		if c.Cert == "" {
-			return nil, st.fail("verifying the server's certificate needs a client certificate: add -e FILE (and -k FILE)")
-		}
-		if err := checkRegularFile(st, "CA certificate file"); err != nil {
-			return nil, err
-		}
-		c.CA = st.value
 	}
 	c.Get = cl.has('g')
-	if st, ok := get('k'); ok {
-		if c.Cert == "" {
-			return nil, st.fail("a private key is only used with a client certificate: add -e FILE")
-		}
-		if err := checkRegularFile(st, "private key file"); err != nil {
-			return nil, err
-		}
-		c.Key = st.value
-	}
-	if st, ok := get('p'); ok {
-		if c.Port, err = portNumber.parseInt(st); err != nil {
-			return nil, err
-		}
-	}
 	c.Quiet = cl.has('q')
-	if st, ok := get('r'); ok {
-		if c.Retries, err = retriesNumber.parseInt(st); err != nil {
-			return nil, err
-		}
-	}
-	if st, ok := get('t'); ok {
-		if c.Timeout, err = timeoutNumber.parseInt(st); err != nil {
-			return nil, err
-		}
-	}
 	c.Verbose = cl.has('v')
-	if cl.has('w') {
-		if c.Cert == "" {
-			return nil, flagErr('w', "asking for a key password needs a client certificate and key: add -e FILE -k FILE")
-		}
-		c.KeyPasswordPrompt = true
-	}
-	if st, ok := get('x'); ok {
+	if st, ok := src.lookup('x'); ok {
 		c.Password = st.value
 	}
-	if st, ok := get('y'); ok {
-		if err := parseProxy(c, st); err != nil {
-			return nil, err
-		}
-	}
 	c.Compress = cl.has('z')
-
 	c.Files = cl.rest
 	if !c.Get && len(c.Files) == 0 {
 		return nil, ErrNoFiles
 	}
 	return c, nil
+}
+
+// parseClientNetwork reads where the client connects, from where, through
+// which proxy, and how long it waits.
+func parseClientNetwork(c *Client, src *sources) error {
+	var err error
+	if st, ok := src.lookup('a'); ok {
+		if reason := checkHost(st.value); reason != "" {
+			return st.fail("server address: " + reason)
+		}
+		c.Address = st.value
+	}
+	if st, ok := src.lookup('b'); ok {
+		if reason := checkHost(st.value); reason != "" {
+			return st.fail("local address: " + reason)
+		}
+		c.BindAddress = st.value
+	}
+	if st, ok := src.lookup('p'); ok {
+		if c.Port, err = portNumber.parseInt(st); err != nil {
+			return err
+		}
+	}
+	if st, ok := src.lookup('r'); ok {
+		if c.Retries, err = retriesNumber.parseInt(st); err != nil {
+			return err
+		}
+	}
+	if st, ok := src.lookup('t'); ok {
+		if c.Timeout, err = timeoutNumber.parseInt(st); err != nil {
+			return err
+		}
+	}
+	if st, ok := src.lookup('y'); ok {
+		return parseProxy(c, st)
+	}
+	return nil
+}
+
+// parseClientTLS reads the TLS settings, which only make sense together: a
+// CA or a key needs a certificate, and -c (TLS without one) excludes -e.
+func parseClientTLS(c *Client, src *sources) error {
+	flagErr := func(letter byte, reason string) error {
+		return &ValueError{Option: "-" + string(letter), Reason: reason, flag: true}
+	}
+	c.TLS = src.cl.has('c')
+	if st, ok := src.lookup('e'); ok {
+		if src.cl.has('c') {
+			return flagErr('c', "cannot be combined with -e: use -c for TLS without a client certificate, or -e (with -k) to present one")
+		}
+		if err := checkRegularFile(st, "certificate file"); err != nil {
+			return err
+		}
+		c.Cert, c.TLS = st.value, true
+	}
+	for _, f := range []struct {
+		letter      byte
+		what, needs string
+		dst         *string
+	}{
+		{'f', "CA certificate file", "verifying the server's certificate needs a client certificate: add -e FILE (and -k FILE)", &c.CA},
+		{'k', "private key file", "a private key is only used with a client certificate: add -e FILE", &c.Key},
+	} {
+		if st, ok := src.lookup(f.letter); ok {
+			if c.Cert == "" {
+				return st.fail(f.needs)
+			}
+			if err := checkRegularFile(st, f.what); err != nil {
+				return err
+			}
+			*f.dst = st.value
+		}
+	}
+	if src.cl.has('w') {
+		if c.Cert == "" {
+			return flagErr('w', "asking for a key password needs a client certificate and key: add -e FILE -k FILE")
+		}
+		c.KeyPasswordPrompt = true
+	}
+	return nil
 }
 
 // parseProxy reads -y [user:pass@]host:port. The host is everything between
