@@ -167,92 +167,103 @@ func ParseCiphers(s string) ([]uint16, error) {
 	if len(fields) == 0 {
 		return nil, nil
 	}
-
-	var (
-		selected   []uint16
-		banned     = map[uint16]bool{}
-		useDefault bool // a keyword was used
-		concrete   bool // the result differs from what the keywords alone select
-		anyInclude bool // at least one entry selected something
-		sawTLS13   bool // a TLS 1.3 suite was named
-	)
-	// remove deletes the matching suites from the selection and, for '!',
-	// bans them from being added later. Only a removal that changes what a
-	// keyword selected makes the result concrete, so "HIGH:!RC4" still
-	// means "Go's defaults".
-	remove := func(match func(*tls.CipherSuite) bool, ban bool) {
-		if ban {
-			for id, st := range ciphers.byID {
-				if match(st) {
-					banned[id] = true
-				}
-			}
-		}
-		before := len(selected)
-		selected = slices.DeleteFunc(selected, func(id uint16) bool { return match(ciphers.byID[id]) })
-		if len(selected) != before {
-			concrete = true
-		}
-	}
-	include := func(ids ...uint16) {
-		for _, id := range ids {
-			switch {
-			case banned[id]:
-				concrete = true // a keyword's set is being narrowed
-			case !slices.Contains(selected, id):
-				selected = append(selected, id)
-			}
-		}
-	}
-
+	sel := cipherSelection{banned: map[uint16]bool{}}
 	for _, f := range fields {
-		switch f[0] {
-		case '@', '+':
-			continue
-		case '!', '-':
-			name := strings.ToUpper(f[1:])
-			ban := f[0] == '!'
-			if st, ok := ciphers.byName[name]; ok {
-				if !isTLS13Only(st) {
-					remove(func(c *tls.CipherSuite) bool { return c.ID == st.ID }, ban)
-				}
-			} else if match, ok := cipherClasses[name]; ok {
-				remove(match, ban)
-			}
-			continue
+		if err := sel.apply(f); err != nil {
+			return nil, fmt.Errorf("%w in cipher list %q", err, s)
 		}
-		name := strings.ToUpper(f)
-		if cipherKeywords[name] {
-			useDefault, anyInclude = true, true
-			include(ciphers.defaults...)
-			continue
-		}
-		st, ok := ciphers.byName[name]
-		if !ok {
-			return nil, fmt.Errorf("unknown cipher %q in cipher list %q", f, s)
-		}
-		anyInclude = true
-		if isTLS13Only(st) {
-			sawTLS13 = true
-			continue
-		}
-		concrete = true
-		include(st.ID)
 	}
-
-	if !anyInclude {
+	switch {
+	case !sel.anyInclude:
 		return nil, fmt.Errorf("cipher list %q selects no cipher suite", s)
-	}
-	if useDefault && !concrete {
+	case sel.useDefault && !sel.concrete:
 		// Leave the choice to crypto/tls so its own policy (and GODEBUG
 		// settings) keep applying.
 		return nil, nil
-	}
-	if len(selected) == 0 {
-		if !sawTLS13 {
-			return nil, fmt.Errorf("cipher list %q selects no cipher suite: every selected suite is excluded", s)
-		}
+	case len(sel.selected) == 0 && !sel.sawTLS13:
+		return nil, fmt.Errorf("cipher list %q selects no cipher suite: every selected suite is excluded", s)
+	case len(sel.selected) == 0:
 		return []uint16{}, nil
 	}
-	return selected, nil
+	return sel.selected, nil
+}
+
+// cipherSelection is a cipher list read so far, entry by entry.
+type cipherSelection struct {
+	selected   []uint16
+	banned     map[uint16]bool
+	useDefault bool // a keyword was used
+	concrete   bool // the result differs from what the keywords alone select
+	anyInclude bool // at least one entry selected something
+	sawTLS13   bool // a TLS 1.3 suite was named
+}
+
+// apply reads one entry of the list: a suite, a keyword or a class, to
+// add, or (after "!" or "-") to remove; "@" and "+" entries are ignored.
+func (sel *cipherSelection) apply(f string) error {
+	switch f[0] {
+	case '@', '+':
+		return nil
+	case '!', '-':
+		name := strings.ToUpper(f[1:])
+		ban := f[0] == '!'
+		if st, ok := ciphers.byName[name]; ok {
+			if !isTLS13Only(st) {
+				sel.remove(func(c *tls.CipherSuite) bool { return c.ID == st.ID }, ban)
+			}
+		} else if match, ok := cipherClasses[name]; ok {
+			sel.remove(match, ban)
+		}
+		return nil
+	}
+	name := strings.ToUpper(f)
+	if cipherKeywords[name] {
+		sel.useDefault, sel.anyInclude = true, true
+		sel.include(ciphers.defaults...)
+		return nil
+	}
+	st, ok := ciphers.byName[name]
+	if !ok {
+		return fmt.Errorf("unknown cipher %q", f)
+	}
+	sel.anyInclude = true
+	if isTLS13Only(st) {
+		sel.sawTLS13 = true
+		return nil
+	}
+	sel.concrete = true
+	sel.include(st.ID)
+	return nil
+}
+
+// remove deletes the matching suites from the selection and, for '!',
+// bans them from being added later. Only a removal that changes what a
+// keyword selected makes the result concrete, so "HIGH:!RC4" still means
+// "Go's defaults".
+func (sel *cipherSelection) remove(match func(*tls.CipherSuite) bool, ban bool) {
+	if ban {
+		for id, st := range ciphers.byID {
+			if match(st) {
+				sel.banned[id] = true
+			}
+		}
+	}
+	before := len(sel.selected)
+	sel.selected = slices.DeleteFunc(sel.selected, func(id uint16) bool { return match(ciphers.byID[id]) })
+	if len(sel.selected) != before {
+		sel.concrete = true
+	}
+}
+
+// include adds suites that are not banned; narrowing a keyword's set by a
+// ban makes the result concrete.
+func (sel *cipherSelection) include(ids ...uint16) {
+	for _, id := range ids {
+		switch {
+		case sel.banned[id]:
+			sel.concrete = true
+		case !slices.Contains(sel.selected, id):
+			sel.selected = append(sel.selected, id)
+		}
+	}
 }
