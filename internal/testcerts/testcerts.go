@@ -232,6 +232,15 @@ func newMaterial(now time.Time) (*material, error) {
 	if m.otherServerKey, err = ecPEM(otherServerKey); err != nil {
 		return nil, err
 	}
+	if err := m.encodeServerKey(serverKey); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// encodeServerKey writes the server's RSA key in the three forms the tests
+// read: PKCS#1, legacy encrypted PEM, and encrypted PKCS#8.
+func (m *material) encodeServerKey(serverKey *rsa.PrivateKey) error {
 	pkcs1 := x509.MarshalPKCS1PrivateKey(serverKey)
 	m.serverKey = pemEncode("RSA PRIVATE KEY", pkcs1)
 
@@ -241,20 +250,20 @@ func newMaterial(now time.Time) (*material, error) {
 	//lint:ignore SA1019 writing the legacy format is the purpose here
 	encBlock, err := x509.EncryptPEMBlock(rand.Reader, "RSA PRIVATE KEY", pkcs1, []byte(Password), x509.PEMCipherAES256)
 	if err != nil {
-		return nil, fmt.Errorf("encrypt server key: %w", err)
+		return fmt.Errorf("encrypt server key: %w", err)
 	}
 	m.encServerKey = pem.EncodeToMemory(encBlock)
 
 	pkcs8, err := x509.MarshalPKCS8PrivateKey(serverKey)
 	if err != nil {
-		return nil, fmt.Errorf("marshal server key: %w", err)
+		return fmt.Errorf("marshal server key: %w", err)
 	}
 	encDER, err := encryptPKCS8(pkcs8, []byte(Password))
 	if err != nil {
-		return nil, fmt.Errorf("encrypt server key: %w", err)
+		return fmt.Errorf("encrypt server key: %w", err)
 	}
 	m.encServerKeyPKCS8 = pemEncode("ENCRYPTED PRIVATE KEY", encDER)
-	return m, nil
+	return nil
 }
 
 // newCA creates a self-signed ECDSA CA certificate.
