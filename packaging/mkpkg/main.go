@@ -81,16 +81,9 @@ func run(args []string, stdout io.Writer) error {
 		return errors.New("-build is required")
 	}
 
-	mtime := time.Now().UTC()
-	if inGit {
-		mtime = git.Date
-	}
-	if sde := os.Getenv("SOURCE_DATE_EPOCH"); sde != "" {
-		sec, err := strconv.ParseInt(sde, 10, 64)
-		if err != nil {
-			return fmt.Errorf("SOURCE_DATE_EPOCH: %w", err)
-		}
-		mtime = time.Unix(sec, 0).UTC()
+	mtime, err := buildTime(git, inGit)
+	if err != nil {
+		return err
 	}
 
 	vars := map[string]string{"VERSION": v, "ARCH": *arch, "PKG_BUILD": *build}
@@ -105,15 +98,7 @@ func run(args []string, stdout io.Writer) error {
 	}
 	cfg.MTime = mtime
 
-	source := "Built from a source tree outside git."
-	if inGit {
-		source = "Built from git commit " + git.Commit
-		if git.Dirty {
-			source += " with uncommitted changes"
-		}
-		source += "."
-	}
-	changelog := debianChangelog(cfg.Name, v, cfg.Maintainer, source, mtime)
+	changelog := debianChangelog(cfg.Name, v, cfg.Maintainer, sourceNote(git, inGit), mtime)
 	if err := writeGzip(filepath.Join(*build, "changelog.gz"), changelog); err != nil {
 		return err
 	}
@@ -133,6 +118,34 @@ func run(args []string, stdout io.Writer) error {
 		fmt.Fprintln(stdout, target)
 	}
 	return nil
+}
+
+// buildTime is the time the packages' files carry: SOURCE_DATE_EPOCH when
+// set (reproducible builds), else the commit's date, else now.
+func buildTime(git gitState, inGit bool) (time.Time, error) {
+	if sde := os.Getenv("SOURCE_DATE_EPOCH"); sde != "" {
+		sec, err := strconv.ParseInt(sde, 10, 64)
+		if err != nil {
+			return time.Time{}, fmt.Errorf("SOURCE_DATE_EPOCH: %w", err)
+		}
+		return time.Unix(sec, 0).UTC(), nil
+	}
+	if inGit {
+		return git.Date, nil
+	}
+	return time.Now().UTC(), nil
+}
+
+// sourceNote says in the changelog what the packages were built from.
+func sourceNote(git gitState, inGit bool) string {
+	if !inGit {
+		return "Built from a source tree outside git."
+	}
+	note := "Built from git commit " + git.Commit
+	if git.Dirty {
+		note += " with uncommitted changes"
+	}
+	return note + "."
 }
 
 // pack writes the package of one format into dir and returns its path.
