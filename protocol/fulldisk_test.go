@@ -73,7 +73,10 @@ func TestFullDisk(t *testing.T) {
 				t.Fatal(err)
 			}
 			log := &memLog{}
-			srv := &Server{Storage: st, TempDir: tmp, MaxSize: 4 << 20, Overwrite: overwrite, Logger: log, Timeout: 5 * time.Second}
+			// A generous timeout: the client says nothing while it
+			// compresses a ZSEND, which under -race on a loaded machine
+			// took over 5 s.
+			srv := &Server{Storage: st, TempDir: tmp, MaxSize: 4 << 20, Overwrite: overwrite, Logger: log, Timeout: testharness.WaitTimeout}
 			l, err := net.Listen("tcp", "127.0.0.1:0")
 			if err != nil {
 				t.Fatal(err)

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"tentacle/internal/testharness"
 )
 
 // testServer runs a Server on 127.0.0.1:0 over a fresh storage directory.
@@ -71,7 +73,10 @@ func startServer(t testing.TB, configure func(*Server)) *testServer {
 		t.Fatal(err)
 	}
 	ts := &testServer{Dir: dir, Log: &memLog{}, Recs: &recorder{}, errc: make(chan error, 1)}
-	ts.Server = &Server{Storage: st, Logger: ts.Log, OnTransfer: ts.Recs.add, Timeout: 5 * time.Second, TempDir: t.TempDir()}
+	// The timeout for a silent peer is generous: a client compressing a
+	// ZSEND says nothing meanwhile, and under -race on a loaded machine
+	// that took over 5 s. The tests of the timeout set their own.
+	ts.Server = &Server{Storage: st, Logger: ts.Log, OnTransfer: ts.Recs.add, Timeout: testharness.WaitTimeout, TempDir: t.TempDir()}
 	if configure != nil {
 		configure(ts.Server)
 	}
