@@ -32,7 +32,15 @@ func unzipFirst(dst io.Writer, r io.ReaderAt, size, max int64) (int64, error) {
 	}
 	defer rc.Close()
 	w := &trackedWriter{w: dst}
-	n, err := copyN(w, rc, max+1)
+	// A byte more than max tells an archive that inflates too far from one
+	// that just fits; past math.MaxInt64 (a server run with -m
+	// 9223372036854775807) nothing can inflate, and max+1 would wrap to a
+	// negative limit that copies nothing and refuses every archive.
+	limit := max + 1
+	if limit < max {
+		limit = max
+	}
+	n, err := copyN(w, rc, limit)
 	switch {
 	case err == io.EOF: // the member ended before max+1 bytes: as it should
 	case err != nil && w.err != nil:
