@@ -192,7 +192,13 @@ func SplitShellWords(s string) ([]string, error) {
 	words := []string{}
 	i := 0
 	for {
-		for i < len(s) && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n') {
+		// A shell removes a backslash-newline before it looks for words,
+		// so one between words is not a word, and a "#" or "~" after it
+		// starts the next word (as a comment, or as a home directory).
+		for i < len(s) && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || strings.HasPrefix(s[i:], "\\\n")) {
+			if s[i] == '\\' {
+				i++
+			}
 			i++
 		}
 		if i == len(s) {
