@@ -59,7 +59,9 @@ func ReadEnvFile(path string) ([]EnvVar, error) {
 //   - nothing is expanded: "$" and "`" outside single quotes, unquoted ; | &
 //     < > ( ), a leading "~" (or after an unquoted ":"), and unquoted blanks
 //     inside the value (A=b c: a shell would run c) are refused, as is a
-//     backslash outside quotes before a character that needs no escaping;
+//     backslash outside quotes before a character that needs no escaping,
+//     and so is an unquoted "{" after export (bash brace-expands the
+//     arguments of export: export A={a,b} sets A to b);
 //   - a value ends on its line: unterminated quotes and continuation lines
 //     are refused.
 //
@@ -170,6 +172,9 @@ func parseEnvLine(line string) (EnvVar, bool, *ConfigError) {
 	if werr != nil {
 		return fail(key, "%s", werr.msg)
 	}
+	if exported && unquotedBrace(valueText[:next]) {
+		return fail(key, `unquoted "{" after export: bash would expand braces here (export %s={a,b} sets %s to b); quote the value`, key, key)
+	}
 	tail := strings.TrimLeft(valueText[next:], " \t")
 	if tail != "" && tail[0] != '#' {
 		if next == 0 {
@@ -178,6 +183,28 @@ func parseEnvLine(line string) (EnvVar, bool, *ConfigError) {
 		return fail(key, `unquoted blank in the value: a shell would run %s as a command; put the whole value in quotes`, envFirstWord(tail))
 	}
 	return EnvVar{Key: key, Value: value}, true, nil
+}
+
+// unquotedBrace reports whether a word that scanShellWord accepted has a
+// "{" outside quotes and not escaped, which bash may brace-expand.
+func unquotedBrace(word string) bool {
+	for i := 0; i < len(word); i++ {
+		switch word[i] {
+		case '\\':
+			i++
+		case '\'':
+			i += 1 + strings.IndexByte(word[i+1:], '\'')
+		case '"':
+			for i++; word[i] != '"'; i++ {
+				if word[i] == '\\' {
+					i++
+				}
+			}
+		case '{':
+			return true
+		}
+	}
+	return false
 }
 
 // isEnvKeyByte reports whether c may appear in a variable name.
