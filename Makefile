@@ -24,7 +24,7 @@ PKG_ARCH     ?= amd64
 PKG_OUT      ?= dist
 PKG_BUILD    := $(PKG_OUT)/.pkgbuild
 
-.PHONY: all build test test-system run bench bench-fs cross lint clean package
+.PHONY: all build test test-system fuzz run bench bench-fs cross lint clean package
 
 all: build
 
@@ -46,6 +46,23 @@ test: build lint
 	$(GO) test -race -count=1 ./...
 	cd packaging/mkpkg && $(GO) vet ./... && $$($(GO) -C $(CURDIR) tool -n staticcheck) ./... \
 	  && $(GO) test -race -count=1 ./...
+
+# fuzz: each fuzz target for FUZZTIME, one after another. `make test` only
+# runs their seeds and testdata/fuzz/<Target>/ corpora; this looks for new
+# inputs. A failing one is written to that directory: commit it with the
+# fix, so that `make test` keeps checking it. Targets are package:Name.
+# Each new input is shrunk for at most FUZZMINIMIZETIME: Go's default, 60s,
+# lets shrinking a long input stall both workers for a whole short run.
+FUZZTIME         ?= 30s
+FUZZMINIMIZETIME ?= 5s
+FUZZ_TARGETS := protocol:FuzzParseCommand protocol:FuzzUnzipFirst tlsconfig:FuzzDecryptPKCS8 \
+                hostsaccess:FuzzParse daemon:FuzzParseEnvFile daemon:FuzzSplitShellWords options:FuzzGetopt
+fuzz:
+	@for t in $(FUZZ_TARGETS); do \
+	  pkg=$${t%%:*}; name=$${t#*:}; echo "== $$name in ./$$pkg for $(FUZZTIME)"; \
+	  $(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZETIME) \
+	    ./$$pkg || exit 1; \
+	done
 
 # test-system: the packages under a real systemd and a real SysV init, each
 # booted in a systemd-nspawn container (root; see systemtest/). It installs
