@@ -46,17 +46,14 @@ var (
 	sysvTree    = tree{name: "bookworm-sysvinit", include: append([]string{"sysvinit-core", "sysvinit-utils", "initscripts", "startpar"}, common...)}
 )
 
-// needRoot skips a test that boots containers when it cannot.
+// needRoot skips a test that boots containers when it cannot, recording
+// the skip for CI (see testharness.SkipLogEnv).
 func needRoot(t *testing.T) {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("booting containers needs root; run make test-system as root (CI does)")
-	}
-	for _, tool := range []string{"systemd-nspawn", "debootstrap", "nsenter"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s is not installed (make test-system installs systemd-container and debootstrap)", tool)
-		}
-	}
+	testharness.NeedRoot(t, "boots containers")
+	testharness.NeedTool(t, "systemd-nspawn", "systemd-container")
+	testharness.NeedTool(t, "debootstrap", "debootstrap")
+	testharness.NeedTool(t, "nsenter", "util-linux")
 }
 
 // treeLocks serialises the making of each tree within this process.
@@ -91,7 +88,7 @@ func (tr tree) ensure(t *testing.T) string {
 	start := time.Now()
 	if out, err := exec.Command("debootstrap", args...).CombinedOutput(); err != nil {
 		os.RemoveAll(tmp)
-		t.Skipf("debootstrap could not make the %s tree (no Debian mirror reachable?): %v\n%s", tr.name, err, lastLines(string(out), 20))
+		testharness.Unavailable(t, fmt.Sprintf("debootstrap could not make the %s tree (no Debian mirror reachable?): %v\n%s", tr.name, err, lastLines(string(out), 20)))
 	}
 	// Let the services of the containers start: Debian's policy-rc.d
 	// mechanism is not in use, but the tree has no machine id yet.
@@ -202,7 +199,7 @@ func boot(t *testing.T, tr tree) *container {
 	for c.pid == 0 {
 		select {
 		case <-c.exited:
-			t.Skipf("systemd-nspawn cannot boot a container here: %s", lastLines(c.out.String(), 15))
+			testharness.Unavailable(t, "systemd-nspawn cannot boot a container here: "+lastLines(c.out.String(), 15))
 		default:
 		}
 		if time.Now().After(deadline) {

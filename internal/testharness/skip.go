@@ -37,6 +37,15 @@ func NeedTool(t testing.TB, tool, debPackage string) string {
 	return path
 }
 
+// Unavailable skips a test because something its environment should
+// provide is missing or broken (a container that cannot boot, say), and
+// records it like NeedRoot and NeedTool, so that CI does not pass a test
+// that proved nothing.
+func Unavailable(t testing.TB, reason string) {
+	t.Helper()
+	skip(t, reason)
+}
+
 // skip records the skip in the file SkipLogEnv names, if any, then skips.
 // A skip that cannot be recorded fails the test: CI would not see it.
 func skip(t testing.TB, reason string) {
