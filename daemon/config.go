@@ -393,7 +393,7 @@ func (l *cfgLoader) fail(err error) { l.errs = append(l.errs, err) }
 // those of TENTACLE_USER, TENTACLE_PORT and TENTACLE_EXT_OPTS that the
 // server's parser would report less clearly. It fills c and returns the
 // options found in TENTACLE_EXT_OPTS.
-func (l *cfgLoader) variables(c *Config) extOptions {
+func (l *cfgLoader) variables(c *Config) map[byte]bool {
 	if v := l.get(keyPort); v.set {
 		if _, ok := parseCfgInt(v.value, 1, 65535); !ok {
 			l.fail(v.fail("must be a port number 1..65535"))
@@ -405,16 +405,16 @@ func (l *cfgLoader) variables(c *Config) extOptions {
 		}
 	}
 
-	var ext extOptions
+	var ext map[byte]bool
 	if v := l.get(keyExtOpts); v.set {
 		words, err := SplitShellWords(v.value)
 		if err != nil {
 			l.fail(v.failHidden(err.Error(), nil))
 		} else {
 			c.ExtOpts = words
-			ext = scanExtOptions(words)
+			ext = options.ScanServer(words)
 			for _, letter := range []byte{'d', 'S', 'h', 'w'} {
-				if ext.has(letter) {
+				if ext[letter] {
 					l.fail(v.failHidden(extForbidden[letter], nil))
 				}
 			}
@@ -472,12 +472,12 @@ func (l *cfgLoader) intVar(key string, dst *int, def, lo, hi int, reason string)
 
 // server builds the tentacle_server arguments, parses them and fills the
 // rest of c.
-func (l *cfgLoader) server(c *Config, ext extOptions) error {
+func (l *cfgLoader) server(c *Config, ext map[byte]bool) error {
 	storage, port, addr := l.get(keyStoragePath), l.get(keyPort), l.get(keyAddr)
 	user, conf, extVar := l.get(keyUser), l.get(keyConfigFile), l.get(keyExtOpts)
-	hasConf := conf.set || ext.has('F')
+	hasConf := conf.set || ext['F']
 
-	withStorage := storage.set || !hasConf && !ext.has('b')
+	withStorage := storage.set || !hasConf && !ext['b']
 	withFilters := !extVar.set && !hasConf
 	build := func() []string {
 		var args []string
@@ -505,7 +505,7 @@ func (l *cfgLoader) server(c *Config, ext extOptions) error {
 	args := build()
 	srv, err := options.ParseServer(args)
 	var usage *options.UsageError
-	if err != nil && !withStorage && !ext.has('s') && errors.As(err, &usage) && usage.Option == "-s" {
+	if err != nil && !withStorage && !ext['s'] && errors.As(err, &usage) && usage.Option == "-s" {
 		// The -F file has no directory either: use the daemon's.
 		withStorage = true
 		args = build()
@@ -522,7 +522,7 @@ func (l *cfgLoader) server(c *Config, ext extOptions) error {
 	}
 
 	for _, o := range keyOption {
-		if v := l.get(o.key); v.set && ext.has(o.letter) {
+		if v := l.get(o.key); v.set && ext[o.letter] {
 			l.warn("%s: %s is overridden by -%c in %s (%s)", v.where(), o.key, o.letter, keyExtOpts, extVar.where())
 		}
 	}
@@ -548,7 +548,7 @@ func (l *cfgLoader) server(c *Config, ext extOptions) error {
 // TENTACLE_EXT_OPTS, as do errors on any option it gives (it comes last, so
 // its value is the one used). Errors inside the -F file already name that
 // file and key, and are returned as they are.
-func (l *cfgLoader) attribute(err error, ext extOptions) error {
+func (l *cfgLoader) attribute(err error, ext map[byte]bool) error {
 	extVar := l.get(keyExtOpts)
 	var ve *options.ValueError
 	if !errors.As(err, &ve) {
@@ -561,7 +561,7 @@ func (l *cfgLoader) attribute(err error, ext extOptions) error {
 		return err
 	}
 	letter := ve.Option[1]
-	if ext.has(letter) {
+	if ext[letter] {
 		return extVar.failHidden("", err)
 	}
 	for _, o := range keyOption {
@@ -672,57 +672,4 @@ func editDistance(a, b string) int {
 		prev, cur = cur, prev
 	}
 	return prev[len(b)]
-}
-
-// serverValueLetters are tentacle_server's options that take a value:
-// those of the reference's getopts string
-// "a:b:c:de:f:F:g:hIi:k:l:m:op:qr:s:S:t:TvVwx:z:u:" followed by ":", plus
-// -U. The other option letters are "dhIoqTvVw". A test checks both lists
-// against options.ParseServer.
-const (
-	serverValueLetters = "abcefFgiklmprsStuxzU"
-	serverFlagLetters  = "dhIoqTvVw"
-)
-
-// extOptions records which option letters TENTACLE_EXT_OPTS gives.
-type extOptions map[byte]bool
-
-func (e extOptions) has(letter byte) bool { return e[letter] }
-
-// scanExtOptions finds the option letters in words the way tentacle_server's
-// parser reads them (bundled letters, values attached or in the next word,
-// "--" and the first non-option ending the options), so that the value of
-// an option (-x -d sets the password "-d") is not taken for an option. It
-// stops quietly at anything the parser would refuse, leaving the parser to
-// explain it; "--help" counts as -h.
-func scanExtOptions(words []string) extOptions {
-	found := extOptions{}
-	for i := 0; i < len(words); i++ {
-		w := words[i]
-		if len(w) < 2 || w[0] != '-' || w == "--" {
-			break
-		}
-		if w[1] == '-' {
-			if w == "--help" {
-				found['h'] = true
-				continue
-			}
-			break
-		}
-		for j := 1; j < len(w); j++ {
-			c := w[j]
-			if strings.IndexByte(serverValueLetters, c) >= 0 {
-				found[c] = true
-				if j == len(w)-1 {
-					i++ // the value is the next word
-				}
-				break
-			}
-			if strings.IndexByte(serverFlagLetters, c) < 0 {
-				return found
-			}
-			found[c] = true
-		}
-	}
-	return found
 }

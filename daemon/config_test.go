@@ -3,11 +3,9 @@ package daemon
 import (
 	"errors"
 	"io/fs"
-	"maps"
 	"os"
 	"path/filepath"
 	"reflect"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -593,68 +591,6 @@ func TestLoadConfigFileWithoutDirectory(t *testing.T) {
 	var ve *options.ValueError
 	if !errors.As(err, &ve) || ve.File != f.confFile || ve.Key != "port" {
 		t.Errorf("bad key in the -F file: got %v", err)
-	}
-}
-
-// TestServerOptionLetters keeps the option letters that scanExtOptions
-// knows in step with options.ParseServer: a letter that takes a value
-// complains of a missing one when given alone, an unknown letter is
-// refused, and every other letter is a flag.
-func TestServerOptionLetters(t *testing.T) {
-	for c := byte('!'); c <= '~'; c++ {
-		if c == '-' {
-			continue
-		}
-		opt := "-" + string(c)
-		_, err := options.ParseServer([]string{opt})
-		var ue *options.UsageError
-		kind := "flag"
-		if errors.As(err, &ue) && ue.Option == opt {
-			switch {
-			case strings.HasPrefix(ue.Msg, "missing value"):
-				kind = "value"
-			case strings.HasPrefix(ue.Msg, "unknown option"):
-				kind = "unknown"
-			}
-		}
-		known := "unknown"
-		switch {
-		case strings.IndexByte(serverValueLetters, c) >= 0:
-			known = "value"
-		case strings.IndexByte(serverFlagLetters, c) >= 0:
-			known = "flag"
-		}
-		if kind != known {
-			t.Errorf("%s: options.ParseServer takes it as %s, scanExtOptions as %s", opt, kind, known)
-		}
-	}
-}
-
-func TestScanExtOptions(t *testing.T) {
-	tests := []struct {
-		words []string
-		want  string
-	}{
-		{nil, ""},
-		{[]string{"-v", "-I"}, "Iv"},
-		{[]string{"-vIo"}, "Iov"},
-		{[]string{"-p5000", "-d"}, "dp"},
-		{[]string{"-x", "-d"}, "x"},
-		{[]string{"-vx", "-d", "-o"}, "ovx"},
-		{[]string{"-vxd", "-o"}, "ovx"},
-		{[]string{"-v", "--", "-d"}, "v"},
-		{[]string{"-v", "stray", "-d"}, "v"},
-		{[]string{"-v", "-", "-d"}, "v"},
-		{[]string{"--help", "-v"}, "hv"},
-		{[]string{"--verbose", "-d"}, ""},
-		{[]string{"-vjd"}, "v"},
-		{[]string{"-p"}, "p"},
-	}
-	for _, tt := range tests {
-		got := string(slices.Sorted(maps.Keys(scanExtOptions(tt.words))))
-		if got != tt.want {
-			t.Errorf("scanExtOptions(%q) = %q, want %q", tt.words, got, tt.want)
-		}
 	}
 }
 

@@ -101,6 +101,17 @@ func (c *commandLine) has(letter byte) bool {
 // missing value ends the parse with a *UsageError: the reference exits after
 // the parse in both cases anyway.
 func getopt(args []string, set optionSet) (*commandLine, error) {
+	cl, err := scanOptions(args, set)
+	if err != nil {
+		return nil, err
+	}
+	return cl, nil
+}
+
+// scanOptions is getopt, except that an error comes with what was read
+// before it, a letter whose value is missing included: ScanServer wants to
+// know which options a command line gives even when it is wrong.
+func scanOptions(args []string, set optionSet) (*commandLine, error) {
 	cl := &commandLine{values: map[byte]string{}}
 	i := 0
 	for i < len(args) {
@@ -117,7 +128,7 @@ func getopt(args []string, set optionSet) (*commandLine, error) {
 				cl.values['h'] = ""
 				continue
 			}
-			return nil, &UsageError{Option: arg, Msg: "unknown option; only single-letter options exist: " + set.letters()}
+			return cl, &UsageError{Option: arg, Msg: "unknown option; only single-letter options exist: " + set.letters()}
 		}
 		rest := arg[1:]
 		for rest != "" {
@@ -125,7 +136,7 @@ func getopt(args []string, set optionSet) (*commandLine, error) {
 			rest = rest[size:]
 			o, ok := set.find(r)
 			if !ok {
-				return nil, &UsageError{Option: optionName(r), Msg: "unknown option; the options are " + set.letters()}
+				return cl, &UsageError{Option: optionName(r), Msg: "unknown option; the options are " + set.letters()}
 			}
 			if o.arg == "" {
 				cl.values[o.letter] = ""
@@ -133,7 +144,8 @@ func getopt(args []string, set optionSet) (*commandLine, error) {
 			}
 			if rest == "" {
 				if i >= len(args) {
-					return nil, &UsageError{Option: "-" + string(o.letter), Msg: "missing value; write -" + string(o.letter) + " " + o.arg + " (" + o.help + ")"}
+					cl.values[o.letter] = ""
+					return cl, &UsageError{Option: "-" + string(o.letter), Msg: "missing value; write -" + string(o.letter) + " " + o.arg + " (" + o.help + ")"}
 				}
 				rest = args[i]
 				i++

@@ -268,6 +268,21 @@ func ParseServer(args []string) (*Server, error) {
 	return s, nil
 }
 
+// ScanServer returns the option letters that args give tentacle_server,
+// read as ParseServer reads them but with nothing validated: a caller can
+// then tell an option from another option's value (-x -d sets the password
+// "-d"). "--help" gives 'h'. Reading stops quietly where ParseServer would
+// report a usage error, keeping what came before, a letter whose value is
+// missing included.
+func ScanServer(args []string) map[byte]bool {
+	cl, _ := scanOptions(args, serverOptions)
+	given := make(map[byte]bool, len(cl.values))
+	for letter := range cl.values {
+		given[letter] = true
+	}
+	return given
+}
+
 // parseServerNetwork reads where the server listens, how many clients it
 // serves and where it relays to.
 func parseServerNetwork(s *Server, src *sources) error {

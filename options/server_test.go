@@ -3,10 +3,12 @@ package options
 import (
 	"errors"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"reflect"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -502,5 +504,34 @@ func TestParseServerDoesNotCheckWritable(t *testing.T) {
 	}
 	if _, err := ParseServer([]string{"-s", dir}); err != nil {
 		t.Errorf("read-only directory refused: %v", err)
+	}
+}
+
+func TestScanServer(t *testing.T) {
+	tests := []struct {
+		words []string
+		want  string
+	}{
+		{nil, ""},
+		{[]string{"-v", "-I"}, "Iv"},
+		{[]string{"-vIo"}, "Iov"},
+		{[]string{"-p5000", "-d"}, "dp"},
+		{[]string{"-x", "-d"}, "x"},
+		{[]string{"-vx", "-d", "-o"}, "ovx"},
+		{[]string{"-vxd", "-o"}, "ovx"},
+		{[]string{"-v", "--", "-d"}, "v"},
+		{[]string{"-v", "stray", "-d"}, "v"},
+		{[]string{"-v", "-", "-d"}, "v"},
+		{[]string{"--help", "-v"}, "hv"},
+		{[]string{"--verbose", "-d"}, ""},
+		{[]string{"-vjd"}, "v"},
+		{[]string{"-p"}, "p"},
+		{[]string{"-v", "-S"}, "Sv"},
+	}
+	for _, tt := range tests {
+		got := string(slices.Sorted(maps.Keys(ScanServer(tt.words))))
+		if got != tt.want {
+			t.Errorf("ScanServer(%q) = %q, want %q", tt.words, got, tt.want)
+		}
 	}
 }
