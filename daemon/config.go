@@ -571,7 +571,7 @@ func (l *cfgLoader) attribute(err error, ext map[byte]bool) error {
 		v := l.get(o.key)
 		reason := ve.Reason
 		if ve.Err != nil {
-			reason += ": " + envCauseText(ve.Err)
+			reason += ": " + options.CauseText(ve.Err)
 		}
 		e := v.fail(reason)
 		e.Value, e.Err = ve.Value, err

@@ -2,13 +2,13 @@ package daemon
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"strings"
 	"unicode/utf8"
+
+	"tentacle/options"
 )
 
 // maxEnvFileSize bounds what ReadEnvFile and ParseEnvFile read. An env file
@@ -32,7 +32,7 @@ type EnvVar struct {
 func ReadEnvFile(path string) ([]EnvVar, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, &ConfigError{File: envFileName(path), Reason: "cannot read the env file: " + envCauseText(err), Err: err}
+		return nil, &ConfigError{File: envFileName(path), Reason: "cannot read the env file: " + options.CauseText(err), Err: err}
 	}
 	defer f.Close()
 	return ParseEnvFile(f, path)
@@ -80,7 +80,7 @@ func ParseEnvFile(r io.Reader, path string) ([]EnvVar, error) {
 	name := envFileName(path)
 	data, err := io.ReadAll(io.LimitReader(r, maxEnvFileSize+1))
 	if err != nil {
-		return nil, &ConfigError{File: name, Reason: "cannot read the env file: " + envCauseText(err), Err: err}
+		return nil, &ConfigError{File: name, Reason: "cannot read the env file: " + options.CauseText(err), Err: err}
 	}
 	if len(data) > maxEnvFileSize {
 		return nil, &ConfigError{File: name, Reason: fmt.Sprintf("larger than %d bytes: this is not an env file", maxEnvFileSize)}
@@ -218,14 +218,4 @@ func envFirstWord(s string) string {
 		s = s[:i]
 	}
 	return fmt.Sprintf("%q", s)
-}
-
-// envCauseText returns an error's text without the path that the surrounding
-// message already shows.
-func envCauseText(err error) string {
-	var pe *fs.PathError
-	if errors.As(err, &pe) {
-		return pe.Err.Error()
-	}
-	return err.Error()
 }

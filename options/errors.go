@@ -79,7 +79,7 @@ func (e *ValueError) Error() string {
 	b.WriteString(e.Reason)
 	if e.Err != nil {
 		b.WriteString(": ")
-		b.WriteString(causeText(e.Err))
+		b.WriteString(CauseText(e.Err))
 	}
 	return b.String()
 }
@@ -92,9 +92,10 @@ func (e *ValueError) Unwrap() error { return e.Err }
 // the help text.
 var ErrNoFiles = errors.New("no files to send: name at least one file after the options (or use -g to get files)")
 
-// causeText returns the text of an underlying error without repeating the
-// path that the surrounding message already shows.
-func causeText(err error) string {
+// CauseText returns the text of an underlying error without repeating the
+// path that the surrounding message already shows: "no such file or
+// directory" rather than "open /etc/x: no such file or directory".
+func CauseText(err error) string {
 	var pe *fs.PathError
 	if errors.As(err, &pe) {
 		return pe.Err.Error()
