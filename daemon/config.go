@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"tentacle/envfile"
 	"tentacle/options"
 	"tentacle/setup"
 )
@@ -293,14 +294,14 @@ func Load(envFile string, mustExist bool, environ []string) (*Config, error) {
 	l := &cfgLoader{vars: map[string]cfgVar{}}
 	c := &Config{}
 	if envFile != "" {
-		vars, err := ReadEnvFile(envFile)
+		vars, err := envfile.Read(envFile)
 		switch {
 		case err == nil:
 			c.EnvFile = envFile
 			l.fromFile(envFile, vars)
 		case !mustExist && errors.Is(err, fs.ErrNotExist):
 		default:
-			return nil, err
+			return nil, envFileError(err)
 		}
 	}
 	l.fromEnviron(environ)
@@ -324,6 +325,15 @@ func Load(envFile string, mustExist bool, environ []string) (*Config, error) {
 	return c, nil
 }
 
+// envFileError gives an error of the env file the type of Load's others.
+func envFileError(err error) error {
+	var fe *envfile.Error
+	if !errors.As(err, &fe) {
+		return err
+	}
+	return &ConfigError{File: fe.File, Line: fe.Line, Key: fe.Key, Reason: fe.Reason, Err: fe.Err}
+}
+
 // errorLine orders errors for reporting: the env file's by line, the
 // others after them.
 func errorLine(err error) int {
@@ -334,7 +344,7 @@ func errorLine(err error) int {
 }
 
 // fromFile takes the env file's assignments; the last one of a key counts.
-func (l *cfgLoader) fromFile(path string, vars []EnvVar) {
+func (l *cfgLoader) fromFile(path string, vars []envfile.Var) {
 	for _, v := range vars {
 		at := fmt.Sprintf("%s:%d", path, v.Line)
 		switch {
@@ -407,7 +417,7 @@ func (l *cfgLoader) variables(c *Config) map[byte]bool {
 
 	var ext map[byte]bool
 	if v := l.get(keyExtOpts); v.set {
-		words, err := SplitShellWords(v.value)
+		words, err := envfile.SplitShellWords(v.value)
 		if err != nil {
 			l.fail(v.failHidden(err.Error(), nil))
 		} else {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/coreos/go-systemd/v22/activation"
 
+	"tentacle/envfile"
 	"tentacle/privileges"
 	"tentacle/protocol"
 	"tentacle/setup"
@@ -175,7 +176,7 @@ func withoutFileEcho(environ []string, envFile string) []string {
 	if envFile == "" {
 		return environ
 	}
-	vars, err := ReadEnvFile(envFile)
+	vars, err := envfile.Read(envFile)
 	if err != nil {
 		return environ
 	}

@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"tentacle/daemon"
+	"tentacle/envfile"
 	"tentacle/internal/testharness"
 	"tentacle/options"
 	"tentacle/protocol"
@@ -458,7 +459,7 @@ func effective(c *daemon.Config) daemon.Config {
 // daemon reads from it.
 func sameInShell(t *testing.T, path string) {
 	t.Helper()
-	vars, err := daemon.ReadEnvFile(path)
+	vars, err := envfile.Read(path)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package daemon
+package envfile
 
 import (
 	"errors"
@@ -13,8 +13,8 @@ import (
 
 // FuzzParseEnvFile parses arbitrary text as /etc/default/tentacle_serverd.
 // The file is sourced by shell scripts as well as read by the daemon, so
-// ParseEnvFile must never panic, must name the file and a line of it when
-// it refuses the text, must give back what it read when the values are
+// Parse must never panic, must name the file and a line of it when it
+// refuses the text, must give back what it read when the values are
 // written again in double quotes, and, for every file it accepts, must
 // read the assignments a shell sourcing the file makes, in order and on
 // their lines: mvdan.cc/sh is the shell it is compared with.
@@ -30,27 +30,27 @@ func FuzzParseEnvFile(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, data string) {
 		const path = "/etc/default/fuzz"
-		vars, err := ParseEnvFile(strings.NewReader(data), path)
+		vars, err := Parse(strings.NewReader(data), path)
 		lines := strings.Count(data, "\n") + 1
 		if err != nil {
-			var ce *ConfigError
-			if vars != nil || !errors.As(err, &ce) || ce.File != path || (ce.Line < 1 || ce.Line > lines) && len(data) <= maxEnvFileSize {
-				t.Fatalf("ParseEnvFile(%q) = %v, %v: want a *ConfigError for %s at a line of it", data, vars, err, path)
+			var ce *Error
+			if vars != nil || !errors.As(err, &ce) || ce.File != path || (ce.Line < 1 || ce.Line > lines) && len(data) <= maxSize {
+				t.Fatalf("Parse(%q) = %v, %v: want an *envfile.Error for %s at a line of it", data, vars, err, path)
 			}
 			return
 		}
 		for i, v := range vars {
 			if v.Line < 1 || v.Line > lines || i > 0 && v.Line <= vars[i-1].Line {
-				t.Fatalf("ParseEnvFile(%q): %s on line %d", data, v.Key, v.Line)
+				t.Fatalf("Parse(%q): %s on line %d", data, v.Key, v.Line)
 			}
-			again, err := ParseEnvFile(strings.NewReader(v.Key+`="`+envQuoteEscaper.Replace(v.Value)+`"`), path)
-			if want := []EnvVar{{v.Key, v.Value, 1}}; err != nil || !reflect.DeepEqual(again, want) {
-				t.Fatalf("ParseEnvFile(%q): %s=%q, but written again in double quotes it reads %v, %v", data, v.Key, v.Value, again, err)
+			again, err := Parse(strings.NewReader(v.Key+`="`+envQuoteEscaper.Replace(v.Value)+`"`), path)
+			if want := []Var{{v.Key, v.Value, 1}}; err != nil || !reflect.DeepEqual(again, want) {
+				t.Fatalf("Parse(%q): %s=%q, but written again in double quotes it reads %v, %v", data, v.Key, v.Value, again, err)
 			}
 		}
 		shell, err := shellAssignments(data)
 		if err != nil || !reflect.DeepEqual(shell, vars) {
-			t.Fatalf("ParseEnvFile(%q) = %+v; a shell sourcing it sets %+v, %v", data, vars, shell, err)
+			t.Fatalf("Parse(%q) = %+v; a shell sourcing it sets %+v, %v", data, vars, shell, err)
 		}
 	})
 }
@@ -77,11 +77,11 @@ const envShellHome = "/home/of/tilde"
 // HOME set and globbing off: every statement must be NAME=word or
 // "export NAME=word", and the word must expand to one field.
 //
-// ParseEnvFile skips a UTF-8 byte order mark and a "\r" before each line
+// Parse skips a UTF-8 byte order mark and a "\r" before each line
 // end, for files edited on Windows, where a shell would make them part of
 // the first name and of each value; the oracle is given the text without
 // them.
-func shellAssignments(data string) ([]EnvVar, error) {
+func shellAssignments(data string) ([]Var, error) {
 	data = strings.TrimPrefix(data, "\xef\xbb\xbf")
 	data = strings.ReplaceAll(data, "\r\n", "\n")
 	data = strings.TrimSuffix(data, "\r")
@@ -118,7 +118,7 @@ func shellAssignments(data string) ([]EnvVar, error) {
 		return fields[0], nil
 	}
 
-	vars := []EnvVar{}
+	vars := []Var{}
 	for i, stmt := range file.Stmts {
 		line := int(stmt.Pos().Line())
 		call, ok := stmt.Cmd.(*syntax.CallExpr)
@@ -135,7 +135,7 @@ func shellAssignments(data string) ([]EnvVar, error) {
 			if err != nil {
 				return nil, err
 			}
-			vars = append(vars, EnvVar{Key: a.Name.Value, Value: unhide.Replace(value), Line: line})
+			vars = append(vars, Var{Key: a.Name.Value, Value: unhide.Replace(value), Line: line})
 		case len(call.Assigns) == 0 && len(call.Args) == 2 && call.Args[0].Lit() == "export":
 			arg, err := field(call.Args[1])
 			if err != nil {
@@ -145,7 +145,7 @@ func shellAssignments(data string) ([]EnvVar, error) {
 			if !ok {
 				return nil, errors.New("line " + strconv.Itoa(line) + ": export without a value")
 			}
-			vars = append(vars, EnvVar{Key: key, Value: value, Line: line})
+			vars = append(vars, Var{Key: key, Value: value, Line: line})
 		default:
 			return nil, errors.New("line " + strconv.Itoa(line) + ": not an assignment")
 		}

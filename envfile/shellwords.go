@@ -1,4 +1,4 @@
-package daemon
+package envfile
 
 import (
 	"fmt"
@@ -6,12 +6,9 @@ import (
 	"unicode/utf8"
 )
 
-// shellEscapable lists the characters that a backslash outside quotes may
-// escape: those that mean something to a shell (blanks, quotes, expansions,
-// operators, comments, tildes, globs, braces, history). Before any other
-// character a shell silently drops the backslash, which is never what the
-// writer of a regular expression such as .*\.conf meant, so that is an error
-// rather than a surprise.
+// shellEscapable lists the characters that mean something to a shell, the
+// only ones a backslash outside quotes may escape: before any other a shell
+// drops the backslash, which is never what the writer of .*\.conf meant.
 const shellEscapable = " \t\n'\"\\$`;|&<>()#~*?[]{}!"
 
 // shellOperators are the characters that end a word and start a shell
@@ -29,25 +26,18 @@ type shellWordError struct {
 
 func (e *shellWordError) Error() string { return e.msg }
 
-// scanShellWord reads one word of s starting at i, which must not be a
-// blank, the way a POSIX shell reads it, and stops at the first unquoted
-// blank or at the end of s. It returns the word with quotes and escapes
-// removed and the offset where it stopped.
+// scanShellWord reads the word of s that starts at i, not a blank, as a
+// POSIX shell would, up to the first unquoted blank. It returns the word
+// with quotes and escapes removed and the offset where it stopped, or an
+// error for what a shell would expand or run (see the package comment).
+// Globs and braces are kept as they are.
 //
-// Nothing is ever expanded or run: "$" and "`" outside single quotes, which
-// a shell would expand, are errors, as are unquoted operators (;|&<>()), a
-// leading "~" and a backslash before a character that does not need one.
-// Glob characters (* ? [) and braces are kept as they are: there is no
-// globbing.
-//
-// assignment selects the rules for the value of KEY=value in the env file,
-// which must also read the same to systemd's EnvironmentFile= parser: a
-// quote after unquoted text (a"b") is an error there, because systemd keeps
-// such quotes while a shell removes them; "~" is refused after an unquoted
-// ":" too, where a shell expands it in assignments; and "#" is an ordinary
-// character (a comment needs a blank before it). Without assignment, an
-// unquoted "#" that starts a word is an error, since a shell would drop the
-// rest of the text as a comment.
+// assignment selects the rules for the value of KEY=value, which systemd
+// must read alike: a quote after unquoted text (a"b") is refused, since
+// systemd keeps it and a shell does not; so is "~" after an unquoted ":",
+// which a shell expands in assignments; and "#" is ordinary, a comment
+// needing a blank before it. Elsewhere an unquoted "#" starting a word is
+// refused: a shell would drop the rest as a comment.
 func scanShellWord(s string, i int, assignment bool) (word string, next int, err *shellWordError) {
 	var b strings.Builder
 	start := i
@@ -165,21 +155,10 @@ func expansionError(off int, c byte, where string) *shellWordError {
 	return &shellWordError{off, fmt.Sprintf(`%q %s: nothing is expanded or run here (a shell would see %s); for a literal %q use single quotes or \%s`, string(c), where, what, string(c), string(c))}
 }
 
-// SplitShellWords splits TENTACLE_EXT_OPTS into arguments the way a POSIX
-// shell splits a command line, so that an administrator can write what they
-// would type after tentacle_server, quotes included: -x 'my pass' is two
-// arguments, -x and "my pass", and a pair of quotes with nothing inside is
-// an empty argument. Words are separated by spaces, tabs and newlines;
-// single quotes keep everything literally; double quotes and backslashes
-// work as in a shell.
-//
-// The text is never executed, so whatever a shell would expand or run is
-// refused with an error that gives its position, rather than passed on as
-// literal characters the administrator did not expect: "$" and "`" outside
-// single quotes, unquoted operators (; | & < > ( )), "#" or "~" starting a
-// word, and a backslash outside quotes before a character that needs no
-// escaping (a shell would drop it, turning .*\.conf into .*.conf). Glob
-// characters are kept literally: nothing is globbed.
+// SplitShellWords splits TENTACLE_EXT_OPTS into arguments as a POSIX shell
+// splits a command line (-x 'my pass' is two; quotes with nothing inside
+// are an empty one), without expanding or running anything: what a shell
+// would expand or run is an error that gives its position.
 func SplitShellWords(s string) ([]string, error) {
 	if !utf8.ValidString(s) {
 		return nil, fmt.Errorf("invalid UTF-8")

@@ -1,4 +1,4 @@
-package daemon
+package envfile
 
 import (
 	"errors"
@@ -12,59 +12,59 @@ import (
 	"testing/iotest"
 )
 
-func TestParseEnvFile(t *testing.T) {
+func TestParse(t *testing.T) {
 	tests := []struct {
 		name string
 		in   string
-		want []EnvVar
+		want []Var
 	}{
-		{"empty", "", []EnvVar{}},
-		{"only comments", "# a\n   # b\n\t#c\n\n  \n", []EnvVar{}},
-		{"plain", "A=b\n", []EnvVar{{"A", "b", 1}}},
-		{"no final newline", "A=b", []EnvVar{{"A", "b", 1}}},
-		{"line numbers", "# c\n\nA=1\n\n# d\nB=2\n", []EnvVar{{"A", "1", 3}, {"B", "2", 6}}},
-		{"double quotes", `A="double quoted"`, []EnvVar{{"A", "double quoted", 1}}},
-		{"single quotes keep everything", `A='a $b "c" \d ` + "`e`'", []EnvVar{{"A", `a $b "c" \d ` + "`e`", 1}}},
-		{"export", "export A=b\n\texport \t B=\"c d\"", []EnvVar{{"A", "b", 1}, {"B", "c d", 2}}},
-		{"indented", "   A=b\n\tB=c", []EnvVar{{"A", "b", 1}, {"B", "c", 2}}},
-		{"empty values", "A=\nB=\"\"\nC=''\nD= \nE= # none", []EnvVar{{"A", "", 1}, {"B", "", 2}, {"C", "", 3}, {"D", "", 4}, {"E", "", 5}}},
-		{"trailing blanks", "A=b  \t\nB=\"c\"  ", []EnvVar{{"A", "b", 1}, {"B", "c", 2}}},
-		{"comment after quoted value", `A="x" # note`, []EnvVar{{"A", "x", 1}}},
-		{"comment after single-quoted value", `A='x y'	# note`, []EnvVar{{"A", "x y", 1}}},
-		{"comment after plain value", "A=y # note", []EnvVar{{"A", "y", 1}}},
-		{"hash inside a value", "A=a#b\nB=#c\nC=\"#d\"", []EnvVar{{"A", "a#b", 1}, {"B", "#c", 2}, {"C", "#d", 3}}},
-		{"joined quotes", `A='a'"b"`, []EnvVar{{"A", "ab", 1}}},
-		{"text after quotes", `A="a"b`, []EnvVar{{"A", "ab", 1}}},
-		{"escaped blank", `A=a\ b`, []EnvVar{{"A", "a b", 1}}},
-		{"escaped specials", `A=\$\"\'\\\;\#`, []EnvVar{{"A", `$"'\;#`, 1}}},
-		{"double-quote escapes", `A="\"\\\$\` + "`" + `\d"`, []EnvVar{{"A", `"\$` + "`" + `\d`, 1}}},
-		{"pandora filters", `TENTACLE_EXT_OPTS="-i '.*\.conf:conf;.*\.md5:md5'"`, []EnvVar{{"TENTACLE_EXT_OPTS", `-i '.*\.conf:conf;.*\.md5:md5'`, 1}}},
-		{"escaped dollar for ext opts", `TENTACLE_EXT_OPTS="-x 'pa\$\$'"`, []EnvVar{{"TENTACLE_EXT_OPTS", `-x 'pa$$'`, 1}}},
-		{"globs and braces are literal", "A=*.conf\nB=[ab]?{c,d}!", []EnvVar{{"A", "*.conf", 1}, {"B", "[ab]?{c,d}!", 2}}},
-		{"tilde inside", "A=a~b\nB=a:b~", []EnvVar{{"A", "a~b", 1}, {"B", "a:b~", 2}}},
-		{"equals in value", "A=a=b", []EnvVar{{"A", "a=b", 1}}},
-		{"names", "lower=1\n_U=2\nV1=3\nexport=4\nexportX=5", []EnvVar{{"lower", "1", 1}, {"_U", "2", 2}, {"V1", "3", 3}, {"export", "4", 4}, {"exportX", "5", 5}}},
-		{"tab in quotes", "A=\"a\tb\"", []EnvVar{{"A", "a\tb", 1}}},
-		{"utf-8", "A=ñandú\nB='€ x'", []EnvVar{{"A", "ñandú", 1}, {"B", "€ x", 2}}},
-		{"repeated keys", "A=1\nA=2", []EnvVar{{"A", "1", 1}, {"A", "2", 2}}},
-		{"crlf", "# c\r\nA=b\r\nB=\"c d\"\r\n\r\nC='e'   \r\n", []EnvVar{{"A", "b", 2}, {"B", "c d", 3}, {"C", "e", 5}}},
-		{"bom", "\xef\xbb\xbfA=b\n", []EnvVar{{"A", "b", 1}}},
-		{"bom and crlf", "\xef\xbb\xbf# c\r\nA=b\r\n", []EnvVar{{"A", "b", 2}}},
+		{"empty", "", []Var{}},
+		{"only comments", "# a\n   # b\n\t#c\n\n  \n", []Var{}},
+		{"plain", "A=b\n", []Var{{"A", "b", 1}}},
+		{"no final newline", "A=b", []Var{{"A", "b", 1}}},
+		{"line numbers", "# c\n\nA=1\n\n# d\nB=2\n", []Var{{"A", "1", 3}, {"B", "2", 6}}},
+		{"double quotes", `A="double quoted"`, []Var{{"A", "double quoted", 1}}},
+		{"single quotes keep everything", `A='a $b "c" \d ` + "`e`'", []Var{{"A", `a $b "c" \d ` + "`e`", 1}}},
+		{"export", "export A=b\n\texport \t B=\"c d\"", []Var{{"A", "b", 1}, {"B", "c d", 2}}},
+		{"indented", "   A=b\n\tB=c", []Var{{"A", "b", 1}, {"B", "c", 2}}},
+		{"empty values", "A=\nB=\"\"\nC=''\nD= \nE= # none", []Var{{"A", "", 1}, {"B", "", 2}, {"C", "", 3}, {"D", "", 4}, {"E", "", 5}}},
+		{"trailing blanks", "A=b  \t\nB=\"c\"  ", []Var{{"A", "b", 1}, {"B", "c", 2}}},
+		{"comment after quoted value", `A="x" # note`, []Var{{"A", "x", 1}}},
+		{"comment after single-quoted value", `A='x y'	# note`, []Var{{"A", "x y", 1}}},
+		{"comment after plain value", "A=y # note", []Var{{"A", "y", 1}}},
+		{"hash inside a value", "A=a#b\nB=#c\nC=\"#d\"", []Var{{"A", "a#b", 1}, {"B", "#c", 2}, {"C", "#d", 3}}},
+		{"joined quotes", `A='a'"b"`, []Var{{"A", "ab", 1}}},
+		{"text after quotes", `A="a"b`, []Var{{"A", "ab", 1}}},
+		{"escaped blank", `A=a\ b`, []Var{{"A", "a b", 1}}},
+		{"escaped specials", `A=\$\"\'\\\;\#`, []Var{{"A", `$"'\;#`, 1}}},
+		{"double-quote escapes", `A="\"\\\$\` + "`" + `\d"`, []Var{{"A", `"\$` + "`" + `\d`, 1}}},
+		{"pandora filters", `TENTACLE_EXT_OPTS="-i '.*\.conf:conf;.*\.md5:md5'"`, []Var{{"TENTACLE_EXT_OPTS", `-i '.*\.conf:conf;.*\.md5:md5'`, 1}}},
+		{"escaped dollar for ext opts", `TENTACLE_EXT_OPTS="-x 'pa\$\$'"`, []Var{{"TENTACLE_EXT_OPTS", `-x 'pa$$'`, 1}}},
+		{"globs and braces are literal", "A=*.conf\nB=[ab]?{c,d}!", []Var{{"A", "*.conf", 1}, {"B", "[ab]?{c,d}!", 2}}},
+		{"tilde inside", "A=a~b\nB=a:b~", []Var{{"A", "a~b", 1}, {"B", "a:b~", 2}}},
+		{"equals in value", "A=a=b", []Var{{"A", "a=b", 1}}},
+		{"names", "lower=1\n_U=2\nV1=3\nexport=4\nexportX=5", []Var{{"lower", "1", 1}, {"_U", "2", 2}, {"V1", "3", 3}, {"export", "4", 4}, {"exportX", "5", 5}}},
+		{"tab in quotes", "A=\"a\tb\"", []Var{{"A", "a\tb", 1}}},
+		{"utf-8", "A=ñandú\nB='€ x'", []Var{{"A", "ñandú", 1}, {"B", "€ x", 2}}},
+		{"repeated keys", "A=1\nA=2", []Var{{"A", "1", 1}, {"A", "2", 2}}},
+		{"crlf", "# c\r\nA=b\r\nB=\"c d\"\r\n\r\nC='e'   \r\n", []Var{{"A", "b", 2}, {"B", "c d", 3}, {"C", "e", 5}}},
+		{"bom", "\xef\xbb\xbfA=b\n", []Var{{"A", "b", 1}}},
+		{"bom and crlf", "\xef\xbb\xbf# c\r\nA=b\r\n", []Var{{"A", "b", 2}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := ParseEnvFile(strings.NewReader(tt.in), "test.env")
+			got, err := Parse(strings.NewReader(tt.in), "test.env")
 			if err != nil {
-				t.Fatalf("ParseEnvFile(%q): %v", tt.in, err)
+				t.Fatalf("Parse(%q): %v", tt.in, err)
 			}
 			if !reflect.DeepEqual(got, tt.want) {
-				t.Errorf("ParseEnvFile(%q)\n got %+v\nwant %+v", tt.in, got, tt.want)
+				t.Errorf("Parse(%q)\n got %+v\nwant %+v", tt.in, got, tt.want)
 			}
 		})
 	}
 }
 
-func TestParseEnvFileErrors(t *testing.T) {
+func TestParseErrors(t *testing.T) {
 	tests := []struct {
 		name string
 		in   string
@@ -114,53 +114,53 @@ func TestParseEnvFileErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := ParseEnvFile(strings.NewReader(tt.in), "test.env")
+			got, err := Parse(strings.NewReader(tt.in), "test.env")
 			if err == nil {
-				t.Fatalf("ParseEnvFile(%q) = %+v, want an error", tt.in, got)
+				t.Fatalf("Parse(%q) = %+v, want an error", tt.in, got)
 			}
 			prefix := "test.env:" + strconv.Itoa(tt.line) + ": "
 			if msg := err.Error(); !strings.HasPrefix(msg, prefix+tt.want) {
-				t.Errorf("ParseEnvFile(%q) error:\n got %q\nwant %q...", tt.in, msg, prefix+tt.want)
+				t.Errorf("Parse(%q) error:\n got %q\nwant %q...", tt.in, msg, prefix+tt.want)
 			}
-			var ce *ConfigError
+			var ce *Error
 			if !errors.As(err, &ce) || ce.File != "test.env" || ce.Line != tt.line {
-				t.Errorf("error %#v: want a *ConfigError at test.env line %d", err, tt.line)
+				t.Errorf("error %#v: want a *Error at test.env line %d", err, tt.line)
 			}
 		})
 	}
 }
 
-func TestParseEnvFileLimits(t *testing.T) {
-	big := strings.Repeat("# padding\n", maxEnvFileSize/10+1)
-	if _, err := ParseEnvFile(strings.NewReader(big), "big.env"); err == nil || !strings.HasPrefix(err.Error(), "big.env: larger than") {
+func TestParseLimits(t *testing.T) {
+	big := strings.Repeat("# padding\n", maxSize/10+1)
+	if _, err := Parse(strings.NewReader(big), "big.env"); err == nil || !strings.HasPrefix(err.Error(), "big.env: larger than") {
 		t.Errorf("oversized file: got %v", err)
 	}
 	boom := errors.New("boom")
-	if _, err := ParseEnvFile(iotest.ErrReader(boom), "x.env"); !errors.Is(err, boom) || err.Error() != "x.env: cannot read the env file: boom" {
+	if _, err := Parse(iotest.ErrReader(boom), "x.env"); !errors.Is(err, boom) || err.Error() != "x.env: cannot read the env file: boom" {
 		t.Errorf("read error: got %v", err)
 	}
-	if _, err := ParseEnvFile(strings.NewReader("A=$x"), ""); err == nil || !strings.HasPrefix(err.Error(), "env file:1: A: ") {
+	if _, err := Parse(strings.NewReader("A=$x"), ""); err == nil || !strings.HasPrefix(err.Error(), "env file:1: A: ") {
 		t.Errorf("unnamed file: got %v", err)
 	}
 }
 
-func TestReadEnvFile(t *testing.T) {
+func TestRead(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "tentacle_serverd")
 	if err := os.WriteFile(path, []byte("# settings\nTENTACLE_PORT=5000\nexport TENTACLE_ADDR='10.0.0.1'\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	got, err := ReadEnvFile(path)
+	got, err := Read(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []EnvVar{{"TENTACLE_PORT", "5000", 2}, {"TENTACLE_ADDR", "10.0.0.1", 3}}
+	want := []Var{{"TENTACLE_PORT", "5000", 2}, {"TENTACLE_ADDR", "10.0.0.1", 3}}
 	if !reflect.DeepEqual(got, want) {
-		t.Errorf("ReadEnvFile = %+v, want %+v", got, want)
+		t.Errorf("Read = %+v, want %+v", got, want)
 	}
 
 	missing := filepath.Join(dir, "missing")
-	_, err = ReadEnvFile(missing)
+	_, err = Read(missing)
 	if !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("missing file: got %v, want fs.ErrNotExist", err)
 	}
@@ -168,7 +168,7 @@ func TestReadEnvFile(t *testing.T) {
 		t.Errorf("missing file message: %q", err)
 	}
 
-	_, err = ReadEnvFile(dir)
+	_, err = Read(dir)
 	if err == nil || !strings.HasPrefix(err.Error(), dir+": cannot read the env file: ") || errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("directory: got %v", err)
 	}
