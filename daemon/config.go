@@ -14,6 +14,7 @@ import (
 	"tentacle/envfile"
 	"tentacle/options"
 	"tentacle/setup"
+	"tentacle/transferlog"
 )
 
 // Defaults of the settings that tentacle_server itself does not have. They
@@ -145,8 +146,8 @@ type Config struct {
 }
 
 // rotation returns the transfer log's rotation settings.
-func (c *Config) rotation() LogRotation {
-	return LogRotation{MaxSizeMB: c.LogMaxSizeMB, MaxBackups: c.LogMaxBackups, MaxAgeDays: c.LogMaxAgeDays, Compress: c.LogCompress}
+func (c *Config) rotation() transferlog.Rotation {
+	return transferlog.Rotation{MaxSizeMB: c.LogMaxSizeMB, MaxBackups: c.LogMaxBackups, MaxAgeDays: c.LogMaxAgeDays, Compress: c.LogCompress}
 }
 
 // ConfigError reports what stops the daemon from starting: a line of the

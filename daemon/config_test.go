@@ -12,6 +12,7 @@ import (
 
 	"tentacle/options"
 	"tentacle/setup"
+	"tentacle/transferlog"
 )
 
 // loadFixture is a temporary directory with a storage directory and the
@@ -143,7 +144,7 @@ TENTACLE_SHUTDOWN_TIMEOUT=0
 		!reflect.DeepEqual(srv.Addresses, []string{"127.0.0.1", "::1"}) {
 		t.Errorf("Server = %+v", srv)
 	}
-	if got := c.rotation(); got != (LogRotation{MaxSizeMB: 5, MaxBackups: 0, MaxAgeDays: 7, Compress: false}) {
+	if got := c.rotation(); got != (transferlog.Rotation{MaxSizeMB: 5, MaxBackups: 0, MaxAgeDays: 7, Compress: false}) {
 		t.Errorf("rotation() = %+v", got)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"sync/atomic"
 
 	"tentacle/protocol"
+	"tentacle/transferlog"
 )
 
 // Counters keep the totals shown in systemd's STATUS= line, so that
@@ -16,10 +17,10 @@ type Counters struct {
 
 // Add counts a finished transfer.
 func (c *Counters) Add(t protocol.Transfer) {
-	switch r := NewRecord(t, ""); {
-	case r.Result == ResultRefused:
+	switch r := transferlog.NewRecord(t, ""); {
+	case r.Result == transferlog.ResultRefused:
 		c.refused.Add(1)
-	case r.Result == ResultFailed:
+	case r.Result == transferlog.ResultFailed:
 		c.failed.Add(1)
 	case t.Command == protocol.VerbSend || t.Command == protocol.VerbZSend:
 		c.received.Add(1)

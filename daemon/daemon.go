@@ -19,6 +19,7 @@ import (
 	"tentacle/privileges"
 	"tentacle/protocol"
 	"tentacle/setup"
+	"tentacle/transferlog"
 )
 
 // Daemon is a running tentacle_serverd: a tentacle_server whose
@@ -34,9 +35,9 @@ type Daemon struct {
 	mu      sync.Mutex // guards cfg, logger and records on reload
 	cfg     *Config
 	logger  *protocol.TextLogger
-	records *TransferLog
+	records *transferlog.Log
 	// serviceLog holds the messages of a detached daemon; nil otherwise.
-	serviceLog *TransferLog
+	serviceLog *transferlog.Log
 	instance   *setup.Instance
 	gens       *Generations
 	counters   Counters
@@ -74,11 +75,11 @@ func Start(envFile string, required bool, environ []string, stdout, stderr io.Wr
 			return nil, fmt.Errorf("TENTACLE_LOG_FILE: %w", err)
 		}
 	}
-	var serviceLog *TransferLog
+	var serviceLog *transferlog.Log
 	if stdout == nil && cfg.Server.LogFile == "" {
 		// Detached by an init script, with no terminal and no journal:
 		// keep the messages next to the transfer log, rotated alike.
-		if serviceLog, err = OpenTransferLog(ServiceLogPath(cfg), cfg.rotation()); err != nil {
+		if serviceLog, err = transferlog.Open(ServiceLogPath(cfg), cfg.rotation()); err != nil {
 			return nil, fmt.Errorf("service log: %w", err)
 		}
 		stdout, stderr = serviceLog.TextWriter(), serviceLog.TextWriter()
@@ -112,7 +113,7 @@ func Start(envFile string, required bool, environ []string, stdout, stderr io.Wr
 		return fail(err)
 	}
 	err = in.Start(setup.Startup{Identity: id, Activated: activated, AsRoot: func(id *privileges.Identity) error {
-		if d.records, err = OpenTransferLog(cfg.LogFile, cfg.rotation()); err != nil {
+		if d.records, err = transferlog.Open(cfg.LogFile, cfg.rotation()); err != nil {
 			return logOpenError(cfg.LogFile, id, err)
 		}
 		setUmask()
@@ -211,7 +212,7 @@ func (d *Daemon) wire(srv *protocol.Server, cfg *Config) *protocol.Server {
 		d.mu.Lock()
 		records := d.records
 		d.mu.Unlock()
-		if err := records.Write(NewRecord(t, storageDir)); err != nil {
+		if err := records.Write(transferlog.NewRecord(t, storageDir)); err != nil {
 			d.logf(protocol.LevelError, "transfer log: %v", err)
 		}
 	}
@@ -268,7 +269,7 @@ func (d *Daemon) Reload() error {
 	}
 	records := d.records
 	if cfg.LogFile != old.LogFile {
-		nr, err := OpenTransferLog(cfg.LogFile, cfg.rotation())
+		nr, err := transferlog.Open(cfg.LogFile, cfg.rotation())
 		if err != nil {
 			d.logf(protocol.LevelError, "reload refused, the running configuration stays: TENTACLE_LOG_FILE: %v", err)
 			return err

@@ -24,10 +24,10 @@ import (
 	"testing"
 	"time"
 
-	"tentacle/daemon"
 	"tentacle/internal/testharness"
 	"tentacle/privileges"
 	"tentacle/protocol"
+	"tentacle/transferlog"
 )
 
 var daemonBin string
@@ -147,17 +147,17 @@ func send(addr, password, name, body string) error {
 	return c.Quit()
 }
 
-func records(t *testing.T, e *env) []daemon.Record {
+func records(t *testing.T, e *env) []transferlog.Record {
 	t.Helper()
 	f, err := os.Open(filepath.Join(e.logs, "transfers.log"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	var recs []daemon.Record
+	var recs []transferlog.Record
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
-		var r daemon.Record
+		var r transferlog.Record
 		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
 			t.Fatalf("record %q: %v", sc.Text(), err)
 		}
@@ -222,7 +222,7 @@ func TestServesAsUserWithGroupMode(t *testing.T) {
 	}
 	e.logs = filepath.Join(e.logs, "new")
 	recs := records(t, e)
-	if len(recs) != 1 || recs[0].Result != daemon.ResultOK || recs[0].File != "agent.1.data" || recs[0].Path != filepath.Join(e.spool, "agent.1.data") {
+	if len(recs) != 1 || recs[0].Result != transferlog.ResultOK || recs[0].File != "agent.1.data" || recs[0].Path != filepath.Join(e.spool, "agent.1.data") {
 		t.Fatalf("records %+v", recs)
 	}
 }
@@ -411,7 +411,7 @@ func TestRotateOnSIGUSR1(t *testing.T) {
 	}
 	send(e.addr(), "", "r0.data", "again") // refused: exists
 	testharness.WaitFor(t, "six records", func() bool { return len(records(t, e)) == 6 })
-	if r := records(t, e)[5]; r.Result != daemon.ResultRefused || r.Reason == "" {
+	if r := records(t, e)[5]; r.Result != transferlog.ResultRefused || r.Reason == "" {
 		t.Errorf("refusal recorded as %+v", r)
 	}
 	cmd.Process.Signal(syscall.SIGUSR1)

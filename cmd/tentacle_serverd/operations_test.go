@@ -20,9 +20,9 @@ import (
 	"testing"
 	"time"
 
-	"tentacle/daemon"
 	"tentacle/internal/testharness"
 	"tentacle/protocol"
+	"tentacle/transferlog"
 )
 
 // These tests do to the real daemon binary what administrators do while
@@ -122,7 +122,7 @@ func TestReloadStorm(t *testing.T) {
 	testharness.WaitFor(t, "one record per file", func() bool { return len(records(t, e)) >= len(sent) })
 	seen := map[string]int{}
 	for _, r := range records(t, e) {
-		if r.Result != daemon.ResultOK {
+		if r.Result != transferlog.ResultOK {
 			t.Errorf("record %+v", r)
 		}
 		seen[r.File]++

@@ -1,4 +1,4 @@
-package daemon
+package transferlog
 
 import (
 	"bufio"
@@ -51,7 +51,7 @@ func TestNewRecord(t *testing.T) {
 func TestTransferLogConcurrentAndRotating(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "sub", "transfers.log")
-	log, err := OpenTransferLog(path, LogRotation{MaxSizeMB: 1, MaxBackups: 100})
+	log, err := Open(path, Rotation{MaxSizeMB: 1, MaxBackups: 100})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,24 +109,13 @@ func TestTransferLogConcurrentAndRotating(t *testing.T) {
 	}
 }
 
-func TestOpenTransferLogFails(t *testing.T) {
+func TestOpenFails(t *testing.T) {
 	blocker := filepath.Join(t.TempDir(), "file")
 	if err := os.WriteFile(blocker, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := OpenTransferLog(filepath.Join(blocker, "transfers.log"), LogRotation{}); err == nil || !strings.Contains(err.Error(), "transfer log") {
+	if _, err := Open(filepath.Join(blocker, "transfers.log"), Rotation{}); err == nil || !strings.Contains(err.Error(), "transfer log") {
 		t.Fatalf("got %v", err)
-	}
-}
-
-func TestWithoutFileEcho(t *testing.T) {
-	file := filepath.Join(t.TempDir(), "env")
-	if err := os.WriteFile(file, []byte("TENTACLE_PORT=41121\nTENTACLE_USER=pandora\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	got := withoutFileEcho([]string{"TENTACLE_PORT=41121", "TENTACLE_USER=other", "PATH=/bin"}, file)
-	if strings.Join(got, " ") != "TENTACLE_USER=other PATH=/bin" {
-		t.Fatalf("kept %v: the copy of the file's port must go, the real override stay", got)
 	}
 }
 
@@ -141,10 +130,10 @@ func TestTransferLogReloadWhileRotating(t *testing.T) {
 			path := filepath.Join(dir, "transfers.log")
 			// Retention that never removes a file, so that every record
 			// can be counted; the settings still change at every reload.
-			settings := func(i int) LogRotation {
-				return LogRotation{MaxSizeMB: 1, MaxBackups: 1000 + i%2, MaxAgeDays: 30 * (i % 2), Compress: compress}
+			settings := func(i int) Rotation {
+				return Rotation{MaxSizeMB: 1, MaxBackups: 1000 + i%2, MaxAgeDays: 30 * (i % 2), Compress: compress}
 			}
-			log, err := OpenTransferLog(path, settings(0))
+			log, err := Open(path, settings(0))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -263,13 +252,13 @@ func TestTransferLogRetention(t *testing.T) {
 	)
 	tests := []struct {
 		name     string
-		rotation LogRotation
+		rotation Rotation
 		want     []string
 	}{
-		{"max backups", LogRotation{MaxBackups: 2}, []string{newest, halfDone, halfDone + ".gz"}},
-		{"max age", LogRotation{MaxAgeDays: 30}, []string{newest, halfDone, halfDone + ".gz", packed}},
-		{"compress", LogRotation{Compress: true}, []string{newest + ".gz", halfDone + ".gz", packed, old + ".gz"}},
-		{"all three", LogRotation{MaxBackups: 2, MaxAgeDays: 30, Compress: true}, []string{newest + ".gz", halfDone + ".gz"}},
+		{"max backups", Rotation{MaxBackups: 2}, []string{newest, halfDone, halfDone + ".gz"}},
+		{"max age", Rotation{MaxAgeDays: 30}, []string{newest, halfDone, halfDone + ".gz", packed}},
+		{"compress", Rotation{Compress: true}, []string{newest + ".gz", halfDone + ".gz", packed, old + ".gz"}},
+		{"all three", Rotation{MaxBackups: 2, MaxAgeDays: 30, Compress: true}, []string{newest + ".gz", halfDone + ".gz"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -287,7 +276,7 @@ func TestTransferLogRetention(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			log, err := OpenTransferLog(filepath.Join(dir, "transfers.log"), tt.rotation)
+			log, err := Open(filepath.Join(dir, "transfers.log"), tt.rotation)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -327,7 +316,7 @@ func TestTransferLogRetention(t *testing.T) {
 // retention removes the rotated files at once, not at the next rotation.
 func TestTransferLogSetRotationApplies(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "transfers.log")
-	log, err := OpenTransferLog(path, LogRotation{})
+	log, err := Open(path, Rotation{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -343,7 +332,7 @@ func TestTransferLogSetRotationApplies(t *testing.T) {
 	if n := len(rotatedFiles(t, path, false)); n != 5 {
 		t.Fatalf("%d rotated files, want 5: two rotations in one millisecond must not share a name", n)
 	}
-	log.SetRotation(LogRotation{MaxBackups: 2})
+	log.SetRotation(Rotation{MaxBackups: 2})
 	testharness.WaitFor(t, "two rotated files left", func() bool { return len(rotatedFiles(t, path, false)) == 2 })
 }
 
