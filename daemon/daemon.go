@@ -16,6 +16,7 @@ import (
 	"github.com/coreos/go-systemd/v22/activation"
 
 	"tentacle/envfile"
+	"tentacle/handover"
 	"tentacle/privileges"
 	"tentacle/protocol"
 	"tentacle/setup"
@@ -39,7 +40,7 @@ type Daemon struct {
 	// serviceLog holds the messages of a detached daemon; nil otherwise.
 	serviceLog *transferlog.Log
 	instance   *setup.Instance
-	gens       *Generations
+	gens       *handover.Generations
 	counters   Counters
 	notify     Notifier
 }
@@ -138,7 +139,7 @@ func Start(envFile string, required bool, environ []string, stdout, stderr io.Wr
 		return fail(logDirError(cfg.LogFile, id, err))
 	}
 
-	d.gens = NewGenerations(in.Listeners)
+	d.gens = handover.New(in.Listeners)
 	d.gens.Start(d.wire(in.Server, cfg))
 	for _, l := range in.Listeners {
 		d.logf(protocol.LevelNotice, "%s", setup.ListeningMessage(l.Addr()))

@@ -1,4 +1,4 @@
-package daemon
+package handover
 
 import (
 	"context"
@@ -32,8 +32,8 @@ type generation struct {
 	served  chan error
 }
 
-// NewGenerations takes over listeners; Start begins serving them.
-func NewGenerations(listeners []net.Listener) *Generations {
+// New takes over listeners; Start begins serving them.
+func New(listeners []net.Listener) *Generations {
 	return &Generations{listeners: listeners, errs: make(chan error, len(listeners))}
 }
 
@@ -52,8 +52,8 @@ func (g *Generations) Start(srv *protocol.Server) {
 // Errors reports accept failures that stop a listener.
 func (g *Generations) Errors() <-chan error { return g.errs }
 
-// Current is the server now in charge.
-func (g *Generations) Current() *protocol.Server {
+// inCharge is the server now in charge.
+func (g *Generations) inCharge() *protocol.Server {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	return g.current.srv
@@ -155,7 +155,7 @@ func (g *Generations) acceptLoop(l net.Listener) {
 type currentLogger struct{ g *Generations }
 
 func (l currentLogger) Log(level protocol.Level, msg string) {
-	if lg := l.g.Current().Logger; lg != nil {
+	if lg := l.g.inCharge().Logger; lg != nil {
 		lg.Log(level, msg)
 	}
 }

@@ -1,4 +1,4 @@
-package daemon
+package handover
 
 import (
 	"context"
@@ -31,7 +31,7 @@ func TestReplaceKeepsSocketsAndTransfers(t *testing.T) {
 		t.Fatal(err)
 	}
 	addr := l.Addr().String()
-	gens := NewGenerations([]net.Listener{l})
+	gens := New([]net.Listener{l})
 	gens.Start(&protocol.Server{Storage: st, Password: "old"})
 
 	// An upload under the old password, paused half way.
@@ -51,7 +51,7 @@ func TestReplaceKeepsSocketsAndTransfers(t *testing.T) {
 	dialler := testharness.StartDialling(addr, time.Second)
 
 	gens.Replace(context.Background(), &protocol.Server{Storage: st, Password: "new"})
-	if gens.Current().Password != "new" {
+	if gens.inCharge().Password != "new" {
 		t.Fatal("the new server is not in charge")
 	}
 	pw.Write([]byte("67890"))
@@ -93,7 +93,7 @@ func TestShutdownWaitsForInFlight(t *testing.T) {
 	dir := t.TempDir()
 	st := openStorage(t, dir)
 	l := listen(t)
-	gens := NewGenerations([]net.Listener{l})
+	gens := New([]net.Listener{l})
 	gens.Start(&protocol.Server{Storage: st})
 	c, err := protocol.Dial(l.Addr().String())
 	if err != nil {
@@ -149,7 +149,7 @@ func listen(t *testing.T) net.Listener {
 func TestShutdownDeadlineCuts(t *testing.T) {
 	st := openStorage(t, t.TempDir())
 	l := listen(t)
-	gens := NewGenerations([]net.Listener{l})
+	gens := New([]net.Listener{l})
 	gens.Start(&protocol.Server{Storage: st})
 	c, err := protocol.Dial(l.Addr().String())
 	if err != nil {
