@@ -20,10 +20,10 @@ const (
 	// DefaultStoragePath is where Pandora FMS servers pick up the files
 	// that agents send (PANDORA_SERVER_PATH).
 	DefaultStoragePath = "/var/spool/pandora/data_in"
-	// DefaultFilters sorts what agents send into the subdirectories the
+	// defaultFilters sorts what agents send into the subdirectories the
 	// Pandora FMS server reads (the -i option used when TENTACLE_EXT_OPTS
 	// is not set at all).
-	DefaultFilters = `.*\.conf:conf;.*\.md5:md5;.*\.zip:collections;.*\.lock:trans;.*\.rcmd:commands`
+	defaultFilters = `.*\.conf:conf;.*\.md5:md5;.*\.zip:collections;.*\.lock:trans;.*\.rcmd:commands`
 	// DefaultLogFile is the transfer log (TENTACLE_LOG_FILE).
 	DefaultLogFile = "/var/log/tentacle/transfers.log"
 	// DefaultLogMaxSizeMB is the size in megabytes at which the transfer

@@ -78,14 +78,14 @@ func TestLoadDefaults(t *testing.T) {
 		LogMaxAgeDays:   30,
 		LogCompress:     true,
 		ShutdownTimeout: 30 * time.Second,
-		ServerArgs:      []string{"-s", f.storage, "-p", "41121", "-U", "pandora", "-i", DefaultFilters},
+		ServerArgs:      []string{"-s", f.storage, "-p", "41121", "-U", "pandora", "-i", defaultFilters},
 	}
 	srv := c.Server
 	c.Server = nil
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("Load defaults:\n got %+v\nwant %+v", c, want)
 	}
-	if srv == nil || srv.Directory != f.storage || srv.Port != 41121 || srv.User != "pandora" || srv.Filters != DefaultFilters || srv.Daemon || len(srv.Addresses) != 0 {
+	if srv == nil || srv.Directory != f.storage || srv.Port != 41121 || srv.User != "pandora" || srv.Filters != defaultFilters || srv.Daemon || len(srv.Addresses) != 0 {
 		t.Errorf("Server = %+v", srv)
 	}
 }
@@ -530,9 +530,9 @@ func TestLoadConfigFile(t *testing.T) {
 			conf: "directory {storage}\n",
 			file: "TENTACLE_CONFIG_FILE={conf}\n",
 			check: func(f *loadFixture, c *Config) bool {
-				return c.Server.Filters == DefaultFilters && c.Port == 41121
+				return c.Server.Filters == defaultFilters && c.Port == 41121
 			},
-			args: "-U|pandora|-F|{conf}|-i|" + DefaultFilters,
+			args: "-U|pandora|-F|{conf}|-i|" + defaultFilters,
 		},
 		{
 			name: "-F in TENTACLE_EXT_OPTS",
@@ -550,7 +550,7 @@ func TestLoadConfigFile(t *testing.T) {
 			check: func(f *loadFixture, c *Config) bool {
 				return !c.Server.Daemon
 			},
-			args: "-U|pandora|-F|{conf}|-i|" + DefaultFilters,
+			args: "-U|pandora|-F|{conf}|-i|" + defaultFilters,
 			warn: "config {conf}: daemon 1 is ignored",
 		},
 	}

@@ -8,15 +8,15 @@ import (
 	"tentacle/transferlog"
 )
 
-// Counters keep the totals shown in systemd's STATUS= line, so that
+// counters keep the totals shown in systemd's STATUS= line, so that
 // `systemctl status tentacle_serverd` answers "is it receiving" at a glance.
-type Counters struct {
+type counters struct {
 	received, sent, refused, failed, reloads atomic.Int64
 	bytesIn, bytesOut                        atomic.Int64
 }
 
-// Add counts a finished transfer.
-func (c *Counters) Add(t protocol.Transfer) {
+// add counts a finished transfer.
+func (c *counters) add(t protocol.Transfer) {
 	switch r := transferlog.NewRecord(t, ""); {
 	case r.Result == transferlog.ResultRefused:
 		c.refused.Add(1)
@@ -31,11 +31,11 @@ func (c *Counters) Add(t protocol.Transfer) {
 	}
 }
 
-// Reloaded counts a reload.
-func (c *Counters) Reloaded() { c.reloads.Add(1) }
+// reloaded counts a reload.
+func (c *counters) reloaded() { c.reloads.Add(1) }
 
 // String is the status line.
-func (c *Counters) String() string {
+func (c *counters) String() string {
 	return fmt.Sprintf("%d files received (%d bytes), %d sent (%d bytes), %d refused, %d failed, %d reloads",
 		c.received.Load(), c.bytesIn.Load(), c.sent.Load(), c.bytesOut.Load(), c.refused.Load(), c.failed.Load(), c.reloads.Load())
 }

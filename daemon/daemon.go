@@ -2,22 +2,12 @@ package daemon
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
-	"net"
-	"os"
-	"path/filepath"
 	"reflect"
-	"strings"
 	"sync"
 	"time"
 
-	"github.com/coreos/go-systemd/v22/activation"
-
-	"tentacle/envfile"
 	"tentacle/handover"
-	"tentacle/privileges"
 	"tentacle/protocol"
 	"tentacle/setup"
 	"tentacle/transferlog"
@@ -27,11 +17,11 @@ import (
 // configuration comes from the env file, that can reload it without closing
 // its sockets, and that records every transfer.
 type Daemon struct {
+	// What a reload reads again: the env file and the environment,
+	// without the copy of the file that systemd may have put there.
 	envFile  string
 	required bool
 	environ  []string
-	stdout   io.Writer
-	stderr   io.Writer
 
 	mu      sync.Mutex // guards cfg, logger and records on reload
 	cfg     *Config
@@ -41,167 +31,8 @@ type Daemon struct {
 	serviceLog *transferlog.Log
 	instance   *setup.Instance
 	gens       *handover.Generations
-	counters   Counters
-	notify     Notifier
-}
-
-// Start reads the configuration, binds its sockets (or takes the ones
-// systemd passed), opens the transfer log, gives root up, opens the storage
-// and starts serving. It returns once the daemon serves; any error stops
-// the start. envFile is the file to read ("" for none); required makes a
-// missing file an error; environ is the process environment, which wins
-// over the file.
-func Start(envFile string, required bool, environ []string, stdout, stderr io.Writer) (*Daemon, error) {
-	d := &Daemon{envFile: envFile, required: required, environ: environ, stdout: stdout, stderr: stderr}
-	cfg, err := Load(envFile, required, environ)
-	if err != nil {
-		return nil, err
-	}
-	if cfg.Server.SSLPasswordPrompt { // ssl_password 1 in the -F file
-		return nil, setup.ErrPasswordPrompt
-	}
-	d.cfg = cfg
-	d.environ = withoutFileEcho(environ, cfg.EnvFile)
-	var id *privileges.Identity
-	if privileges.IsRoot() {
-		if id, err = privileges.Lookup(cfg.User); err != nil {
-			return nil, fmt.Errorf("TENTACLE_USER: %w", err)
-		}
-	}
-
-	if id != nil {
-		// A log directory that root creates must belong to the user,
-		// who rotates the logs once root is gone.
-		if err := ensureDirFor(filepath.Dir(cfg.LogFile), id); err != nil {
-			return nil, fmt.Errorf("TENTACLE_LOG_FILE: %w", err)
-		}
-	}
-	var serviceLog *transferlog.Log
-	if stdout == nil && cfg.Server.LogFile == "" {
-		// Detached by an init script, with no terminal and no journal:
-		// keep the messages next to the transfer log, rotated alike.
-		if serviceLog, err = transferlog.Open(ServiceLogPath(cfg), cfg.rotation()); err != nil {
-			return nil, fmt.Errorf("service log: %w", err)
-		}
-		stdout, stderr = serviceLog.TextWriter(), serviceLog.TextWriter()
-		if id != nil {
-			if err := chownForUser(ServiceLogPath(cfg), id); err != nil {
-				return nil, fmt.Errorf("service log: %w", err)
-			}
-		}
-	}
-	in, err := setup.New(cfg.Server, "", stdout, stderr)
-	if err != nil {
-		return nil, err
-	}
-	d.instance, d.logger, d.serviceLog = in, in.Logger, serviceLog
-	fail := func(err error) (*Daemon, error) {
-		in.Close()
-		if serviceLog != nil {
-			serviceLog.Close()
-		}
-		if d.records != nil {
-			d.records.Close()
-		}
-		return nil, err
-	}
-	for _, w := range cfg.Warnings {
-		d.logf(protocol.LevelNotice, "%s", w)
-	}
-
-	activated, err := systemdSockets()
-	if err != nil {
-		return fail(err)
-	}
-	err = in.Start(setup.Startup{Identity: id, Activated: activated, AsRoot: func(id *privileges.Identity) error {
-		if d.records, err = transferlog.Open(cfg.LogFile, cfg.rotation()); err != nil {
-			return logOpenError(cfg.LogFile, id, err)
-		}
-		setUmask()
-		if id != nil {
-			// Hand the transfer log to the user, who must be able to
-			// rotate it once root is gone.
-			if err := chownForUser(cfg.LogFile, id); err != nil {
-				return logHandOverError(cfg.LogFile, id, err)
-			}
-		}
-		return nil
-	}})
-	if _, ok := errors.AsType[*setup.StorageDirError](err); ok {
-		err = fmt.Errorf("PANDORA_SERVER_PATH: %w", err)
-	}
-	if err != nil {
-		return fail(err)
-	}
-	// Rotation creates files in the directory, as the user: root could
-	// open the log there, but the user may not be able to.
-	if err := checkDirWritable(filepath.Dir(cfg.LogFile)); err != nil {
-		return fail(logDirError(cfg.LogFile, id, err))
-	}
-
-	d.gens = handover.New(in.Listeners)
-	d.gens.Start(d.wire(in.Server, cfg))
-	for _, l := range in.Listeners {
-		d.logf(protocol.LevelNotice, "%s", setup.ListeningMessage(l.Addr()))
-	}
-	d.notify.Ready()
-	d.notify.Status("serving; " + d.counters.String())
-	return d, nil
-}
-
-// systemdSockets are the listening sockets systemd passed (socket
-// activation), if any.
-func systemdSockets() ([]net.Listener, error) {
-	activated, err := activation.Listeners()
-	if err != nil {
-		return nil, fmt.Errorf("sockets from systemd: %w", err)
-	}
-	var usable []net.Listener
-	for _, l := range activated {
-		if l != nil {
-			usable = append(usable, l)
-		}
-	}
-	if len(activated) > 0 && len(usable) == 0 {
-		return nil, errors.New("systemd passed sockets, but none is a listening TCP socket")
-	}
-	return usable, nil
-}
-
-// withoutFileEcho drops from environ the variables whose value is the one
-// the env file gives them. Under systemd, EnvironmentFile= copies the file
-// into the environment at start; since the environment wins over the file,
-// those stale copies would hide every edit from a reload. A variable the
-// environment sets to another value (Environment= in a unit drop-in) is a
-// real override and stays.
-func withoutFileEcho(environ []string, envFile string) []string {
-	if envFile == "" {
-		return environ
-	}
-	vars, err := envfile.Read(envFile)
-	if err != nil {
-		return environ
-	}
-	fromFile := map[string]string{}
-	for _, v := range vars {
-		fromFile[v.Key] = v.Value
-	}
-	var kept []string
-	for _, kv := range environ {
-		k, v, _ := strings.Cut(kv, "=")
-		if fv, ok := fromFile[k]; ok && fv == v {
-			continue
-		}
-		kept = append(kept, kv)
-	}
-	return kept
-}
-
-// ServiceLogPath is where a detached daemon writes its messages when
-// TENTACLE_EXT_OPTS names no -l file: tentacle_serverd.log beside the
-// transfer log.
-func ServiceLogPath(cfg *Config) string {
-	return filepath.Join(filepath.Dir(cfg.LogFile), "tentacle_serverd.log")
+	counters   counters
+	notify     notifier
 }
 
 // wire connects a server to the daemon's storage, records and counters.
@@ -209,7 +40,7 @@ func (d *Daemon) wire(srv *protocol.Server, cfg *Config) *protocol.Server {
 	srv.Storage = d.instance.Storage
 	storageDir := cfg.Server.Directory
 	srv.OnTransfer = func(t protocol.Transfer) {
-		d.counters.Add(t)
+		d.counters.add(t)
 		d.mu.Lock()
 		records := d.records
 		d.mu.Unlock()
@@ -220,39 +51,29 @@ func (d *Daemon) wire(srv *protocol.Server, cfg *Config) *protocol.Server {
 	return srv
 }
 
-func (d *Daemon) logf(level Level, format string, args ...any) {
+func (d *Daemon) logf(level protocol.Level, format string, args ...any) {
 	d.mu.Lock()
 	l := d.logger
 	d.mu.Unlock()
 	l.Log(level, fmt.Sprintf(format, args...))
 }
 
-// Level is protocol.Level, named here for the daemon's own messages.
-type Level = protocol.Level
+// status is the line systemd shows.
+func (d *Daemon) status() string { return "serving; " + d.counters.String() }
 
-// Errors reports failures that end the daemon: a listening socket that
-// broke for good.
-func (d *Daemon) Errors() <-chan error { return d.gens.Errors() }
-
-// Status is the line systemd shows.
-func (d *Daemon) Status() string { return "serving; " + d.counters.String() }
-
-// Reload re-reads the env file and the -F file and puts a server with the
+// reload re-reads the env file and the -F file and puts a server with the
 // new settings in charge of new connections; transfers in flight finish
 // under the old ones. An invalid configuration is logged and the running
 // one kept: a reload never stops the daemon. Settings that only a restart
 // can change are named in the log.
-func (d *Daemon) Reload() error {
+func (d *Daemon) reload() error {
 	d.notify.Reloading()
 	defer func() {
 		d.notify.Ready()
-		d.notify.Status(d.Status())
+		d.notify.Status(d.status())
 	}()
 	d.logf(protocol.LevelNotice, "Reloading the configuration")
-	cfg, err := Load(d.envFile, d.required, d.environ)
-	if err == nil && cfg.Server.SSLPasswordPrompt {
-		err = setup.ErrPasswordPrompt
-	}
+	cfg, err := loadServable(d.envFile, d.required, d.environ)
 	if err != nil {
 		d.logf(protocol.LevelError, "reload refused, the running configuration stays: %v", err)
 		return err
@@ -299,7 +120,7 @@ func (d *Daemon) Reload() error {
 			previousRecords.Close()
 		}
 	}()
-	d.counters.Reloaded()
+	d.counters.reloaded()
 	d.logf(protocol.LevelNotice, "Configuration reloaded")
 	return nil
 }
@@ -324,8 +145,8 @@ func restartOnly(old, cur *Config) []string {
 	return changed
 }
 
-// RotateRecords starts a new transfer log file now (SIGUSR1).
-func (d *Daemon) RotateRecords() error {
+// rotateRecords starts a new transfer log file now (SIGUSR1).
+func (d *Daemon) rotateRecords() error {
 	d.mu.Lock()
 	records := d.records
 	d.mu.Unlock()
@@ -340,9 +161,9 @@ func (d *Daemon) RotateRecords() error {
 	return nil
 }
 
-// Stop stops accepting, lets transfers in flight finish within the grace
+// stop stops accepting, lets transfers in flight finish within the grace
 // period (TENTACLE_SHUTDOWN_TIMEOUT), and releases everything.
-func (d *Daemon) Stop() error {
+func (d *Daemon) stop() error {
 	d.notify.Stopping()
 	d.logf(protocol.LevelNotice, "Server going down")
 	d.mu.Lock()
@@ -378,30 +199,19 @@ func (d *Daemon) Run(reload, rotate, stop <-chan struct{}) error {
 	for {
 		select {
 		case <-reload:
-			d.Reload()
+			d.reload()
 		case <-rotate:
-			d.RotateRecords()
+			d.rotateRecords()
 		case <-watchdog:
 			d.notify.Watchdog()
 		case <-status.C:
-			d.notify.Status(d.Status())
-		case err := <-d.Errors():
+			d.notify.Status(d.status())
+		case err := <-d.gens.Errors():
 			d.logf(protocol.LevelError, "%v", err)
-			d.Stop()
+			d.stop()
 			return err
 		case <-stop:
-			return d.Stop()
+			return d.stop()
 		}
 	}
-}
-
-// checkDirWritable proves that files can be created in dir.
-func checkDirWritable(dir string) error {
-	f, err := os.CreateTemp(dir, ".tentacle-check-*")
-	if err != nil {
-		return err
-	}
-	name := f.Name()
-	f.Close()
-	return os.Remove(name)
 }

@@ -78,7 +78,7 @@ func (l *cfgLoader) server(c *Config, ext map[byte]bool) error {
 		if extVar.set {
 			args = append(args, c.ExtOpts...)
 		} else if withFilters {
-			args = append(args, "-i", DefaultFilters)
+			args = append(args, "-i", defaultFilters)
 		}
 		return args
 	}

@@ -109,15 +109,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 0
 	}
 
-	if detach.IsChild(os.Getenv) {
-		// Standard streams lead to /dev/null: the daemon logs to a file.
-		stdout, stderr = nil, nil
-	}
 	// Catch the signals before anything is bound: a stop asked for while
 	// the daemon starts is then honoured once it serves, not by dying.
 	reload, rotate, stop := notifySignals()
 	setup.RaiseProcs(os.Getenv("GOMAXPROCS"))
-	d, err := daemon.Start(path, required, os.Environ(), stdout, stderr)
+	d, err := daemon.Start(daemon.Options{
+		EnvFile: path, Required: required, Environ: os.Environ(), Stdout: stdout, Stderr: stderr,
+		// Its standard streams lead to /dev/null: the daemon logs to a file.
+		Detached: detach.IsChild(os.Getenv),
+	})
 	if err != nil {
 		detach.Fail(err.Error())
 		return fail(os.Stderr, "%v", err)
