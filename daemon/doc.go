@@ -1,8 +1,10 @@
-// Package daemon holds what only the system service tentacle_serverd needs
-// on top of the server that tentacle_server runs: its configuration from
-// /etc/default or /etc/sysconfig and the environment, the transfer records,
-// the hand-over from one server configuration to the next on a reload
-// without closing the listening sockets, and the conversation with systemd.
+// Package daemon runs tentacle_serverd: it reads the service's
+// configuration from the env file and the environment (Load), and sequences
+// the life of the server it runs (Start, then Run until a stop), reloading
+// on SIGHUP, rotating the transfer log on SIGUSR1 and telling systemd how
+// it is doing. The env file's syntax (envfile), the transfer records
+// (transferlog) and the serving of sockets across reloads (handover) are
+// packages of their own; this one only puts them in order.
 //
 // Administrators start Tentacle as a service, and expect of it what they
 // expect of any packaged daemon: a reload that never drops a connection, a

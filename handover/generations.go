@@ -10,11 +10,8 @@ import (
 )
 
 // Generations serves a set of listening sockets with one protocol.Server at
-// a time, and lets a reload put a new server in charge without closing the
-// sockets: the kernel keeps queueing connections while the new server takes
-// over, so no connection attempt is refused during a reload. A server that
-// is replaced stops getting connections and finishes the transfers it has,
-// under the settings they started with.
+// a time. Replace puts a new one in charge of the next connections; the one
+// replaced finishes the transfers it has.
 type Generations struct {
 	listeners []net.Listener
 

@@ -39,7 +39,7 @@ const (
 	manDir      = "../man"
 )
 
-// envKeys are the variables tentacle_serverd reads (daemon/config.go).
+// envKeys are the variables tentacle_serverd reads (daemon/variables.go).
 var envKeys = []string{
 	"PANDORA_SERVER_PATH", "TENTACLE_PORT", "TENTACLE_ADDR", "TENTACLE_USER",
 	"TENTACLE_CONFIG_FILE", "TENTACLE_EXT_OPTS", "TENTACLE_LOG_FILE",
