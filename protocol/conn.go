@@ -29,7 +29,10 @@ type conn struct {
 	deadlines *deadlineConn // raw, with a deadline for every read and write
 	rw        net.Conn      // raw, or the TLS connection over it
 	br        *bufio.Reader // reads rw
-	remote    net.Addr
+	// remote is the client: the peer, or the one that a trusted
+	// balancer's PROXY header names (then balancer is the peer).
+	remote   net.Addr
+	balancer net.Addr
 
 	tlsSubject string
 	// inFlight is the transfer being served, until finish records it:
@@ -43,13 +46,24 @@ func (c *conn) serve() {
 	defer c.raw.Close()
 	defer c.recoverPanic()
 	s := c.srv
+	stream := c.raw
+	if s.ProxyFrom.Trusts(c.remote) {
+		if stream = c.acceptProxied(); stream == nil {
+			return
+		}
+	}
+	// The rules judge the client, not the balancer it came through.
 	if s.Allow != nil && !s.Allow(c.remote) {
 		s.logf(LevelLog, "Connection from %s is closed by hosts access rules", c.remote)
 		return
 	}
-	s.logf(LevelInfo, "Client connected from %s", c.remote)
+	if c.balancer != nil {
+		s.logf(LevelInfo, "Client connected from %s through %s", c.remote, c.balancer)
+	} else {
+		s.logf(LevelInfo, "Client connected from %s", c.remote)
+	}
 
-	c.deadlines = &deadlineConn{Conn: c.raw, timeout: s.timeout()}
+	c.deadlines = &deadlineConn{Conn: stream, timeout: s.timeout()}
 	c.rw = c.deadlines
 	if s.TLSConfig != nil {
 		tc := tls.Server(c.rw, s.TLSConfig)
@@ -82,13 +96,27 @@ func (c *conn) serve() {
 		}
 		cmd, err := ParseCommand(line)
 		if err != nil {
-			s.logf(LevelLog, "Unknown command '%s' from %s", line, c.remote)
+			c.logUnknown(line)
 			return
 		}
 		if !c.handle(cmd) {
 			return
 		}
 	}
+}
+
+// logUnknown logs a line that is no command. A PROXY protocol header from
+// a peer that -P does not name is one: it is refused, so that no agent can
+// pass itself off as another, and said loudly, since it is either an
+// attack or a balancer missing from -P.
+func (c *conn) logUnknown(line string) {
+	s := c.srv
+	rest, _ := c.br.Peek(c.br.Buffered())
+	if looksLikeProxyHeader(line, rest) {
+		s.logf(LevelError, "Unknown command %q from %s: a PROXY protocol header from a peer that -P does not trust", line, c.remote)
+		return
+	}
+	s.logf(LevelLog, "Unknown command '%s' from %s", line, c.remote)
 }
 
 // recoverPanic turns a panic while serving this connection (in the

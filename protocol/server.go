@@ -62,9 +62,20 @@ type Server struct {
 	// the password check, each connection is joined to a new plain TCP
 	// connection to this host:port and bytes flow both ways unchanged.
 	RelayAddress string
+	// ProxyFrom are the load balancers in front of the server (-P). A
+	// connection from one of them must begin with a PROXY protocol header,
+	// v1 or v2, within Timeout; the client it names then stands for the
+	// peer everywhere: Allow, the log, Transfer.Remote. TLS and the
+	// password come after the header. A header that names no client (v2
+	// LOCAL, v1 UNKNOWN: a health check) closes the connection quietly.
+	// Other peers are served as direct clients, and a PROXY header from
+	// one of them is an unknown command, so that nobody can claim
+	// another's address.
+	ProxyFrom ProxySources
 	// Allow, when set, is asked about each accepted connection before any
-	// byte is read; a false answer closes it (hosts.allow, -T). It runs on
-	// the connection's own goroutine, so a slow lookup delays nobody else.
+	// command is read (after the PROXY header of a balancer); a false
+	// answer closes it (hosts.allow, -T). It runs on the connection's own
+	// goroutine, so a slow lookup delays nobody else.
 	Allow func(remote net.Addr) bool
 	// Logger receives what the server has to say; nil discards it.
 	Logger Logger
@@ -89,7 +100,7 @@ type Server struct {
 // Transfer describes one transfer command as it ended. Records of these are
 // how an administrator answers "did agent X's file arrive, and if not, why".
 type Transfer struct {
-	Remote     net.Addr      // the client
+	Remote     net.Addr      // the client (behind a balancer, the one its PROXY header names)
 	TLSSubject string        // subject of the client's certificate, if it sent one
 	Command    string        // SEND, ZSEND, RECV, ZRECV, LS or MV
 	Name       string        // the name the client gave
