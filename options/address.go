@@ -1,7 +1,10 @@
 package options
 
 import (
+	"fmt"
+	"math/bits"
 	"net/netip"
+	"strconv"
 	"strings"
 )
 
@@ -70,4 +73,87 @@ func allDigits(s string) bool {
 		}
 	}
 	return true
+}
+
+// parseProxyFrom reads -P's list of trusted load balancers: addresses as
+// -a takes them and networks as -T's rules write them. A network with
+// bits set past its prefix is refused, as -T refuses it: its writer meant
+// something else. Host names are refused: the server compares peers'
+// addresses and never looks names up.
+func parseProxyFrom(st setting) ([]netip.Prefix, error) {
+	var nets []netip.Prefix
+	for _, item := range strings.Split(st.value, ",") {
+		item = strings.Trim(item, " \t")
+		if item == "" {
+			return nil, st.fail("empty address in the list; give the balancers' IP addresses or networks (10.0.0.0/24) separated by commas")
+		}
+		p, reason := parseNet(item)
+		if reason != "" {
+			return nil, st.fail(fmt.Sprintf("balancer %s: %s", quoteIfNeeded(item), reason))
+		}
+		nets = append(nets, p)
+	}
+	return nets, nil
+}
+
+// parseNet reads one address or network of -P. It returns "" as the
+// reason when s is acceptable.
+func parseNet(s string) (netip.Prefix, string) {
+	addrText, lenText, hasLen := strings.Cut(s, "/")
+	bracketed := strings.HasPrefix(addrText, "[") && strings.HasSuffix(addrText, "]")
+	if bracketed {
+		addrText = addrText[1 : len(addrText)-1]
+	}
+	a, err := netip.ParseAddr(addrText)
+	switch {
+	case err != nil && !hasLen && !bracketed && isHostName(s):
+		return netip.Prefix{}, "host names are not looked up; give the balancer's IP address"
+	case err != nil:
+		return netip.Prefix{}, "not an IPv4 or IPv6 address or network (such as 10.0.0.5, 10.0.0.0/24 or [2001:db8::]/32)"
+	case a.Zone() != "":
+		return netip.Prefix{}, "an IPv6 zone (%" + a.Zone() + ") cannot be matched; leave it out"
+	case bracketed && !a.Is6():
+		return netip.Prefix{}, "square brackets must hold an IPv6 address"
+	}
+	n := a.BitLen()
+	if hasLen {
+		var reason string
+		if n, reason = prefixLength(lenText, a); reason != "" {
+			return netip.Prefix{}, reason
+		}
+	}
+	p := netip.PrefixFrom(a, n)
+	if p.Masked() != p {
+		return netip.Prefix{}, fmt.Sprintf("the network has bits set past its /%d prefix (did you mean %s?)", n, p.Masked())
+	}
+	if a.Is4In6() && n >= 96 {
+		p = netip.PrefixFrom(a.Unmap(), n-96)
+	}
+	return p, ""
+}
+
+// prefixLength reads what follows the "/" of a network: a length, or for
+// IPv4 a dotted netmask whose ones come first.
+func prefixLength(s string, a netip.Addr) (int, string) {
+	if a.Is4() && strings.Contains(s, ".") {
+		m, err := netip.ParseAddr(s)
+		if err != nil || !m.Is4() {
+			return 0, fmt.Sprintf("bad netmask %s: want a dotted quad such as 255.255.255.0, or a prefix length", quoteIfNeeded(s))
+		}
+		b := m.As4()
+		mask := uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
+		ones := bits.LeadingZeros32(^mask)
+		if mask<<ones != 0 {
+			return 0, fmt.Sprintf("netmask %s has its ones apart; a network's mask is ones then zeros", s)
+		}
+		return ones, ""
+	}
+	if !allDigits(s) {
+		return 0, fmt.Sprintf("bad prefix length %s: want a whole number from 0 to %d", quoteIfNeeded(s), a.BitLen())
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n > a.BitLen() {
+		return 0, fmt.Sprintf("prefix length %s is out of range 0-%d", s, a.BitLen())
+	}
+	return n, ""
 }

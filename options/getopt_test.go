@@ -124,7 +124,7 @@ func TestOptionSpecs(t *testing.T) {
 		set  optionSet
 		want string
 	}{
-		{"server", serverOptions, "a:b:c:de:f:F:g:hIi:k:l:m:op:qr:s:S:t:TvVwx:z:u:" + "U:"},
+		{"server", serverOptions, "a:b:c:de:f:F:g:hIi:k:l:m:op:qr:s:S:t:TvVwx:z:u:" + "U:P:"},
 		{"client", clientOptions, "a:b:ce:f:ghk:p:qr:t:vwx:y:z"},
 	}
 	for _, tt := range tests {
@@ -140,7 +140,7 @@ func TestOptionSpecs(t *testing.T) {
 // TestServerKeys checks the configuration keys against the reference's.
 func TestServerKeys(t *testing.T) {
 	want := []string{"addresses", "block_size", "daemon", "directory", "filters", "insecure", "invalid_chars",
-		"log_file", "max_connections", "max_size", "overwrite", "password", "port", "proxy_ip", "proxy_port",
+		"log_file", "max_connections", "max_size", "overwrite", "password", "port", "proxy_ip", "proxy_port", "proxy_protocol_from",
 		"quiet", "retries", "ssl_ca", "ssl_cert", "ssl_cipher", "ssl_key", "ssl_password", "ssl_version",
 		"timeout", "use_libwrap", "verbose"}
 	var got []string

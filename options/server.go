@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net/netip"
 	"os"
 	"strings"
 )
@@ -34,7 +35,7 @@ const (
 )
 
 // serverOptions lists the server's options: the reference's
-// "a:b:c:de:f:F:g:hIi:k:l:m:op:qr:s:S:t:TvVwx:z:u:" plus -U.
+// "a:b:c:de:f:F:g:hIi:k:l:m:op:qr:s:S:t:TvVwx:z:u:" plus -U and -P.
 var serverOptions = optionSet{
 	{letter: 'a', arg: "ADDRESSES", key: "addresses", def: "all addresses", help: "addresses to listen on, separated by commas; 0 stands for all"},
 	{letter: 'b', arg: "ADDRESS", key: "proxy_ip", help: "relay every connection to the Tentacle server at ADDRESS instead of storing files; -s is then optional"},
@@ -52,6 +53,7 @@ var serverOptions = optionSet{
 	{letter: 'm', arg: "BYTES", key: "max_size", def: "2000000", help: "largest file accepted, in bytes"},
 	{letter: 'o', key: "overwrite", help: "replace files that already exist instead of refusing them"},
 	{letter: 'p', arg: "PORT", key: "port", def: "41121", help: "TCP port to listen on"},
+	{letter: 'P', arg: "ADDRESSES", key: "proxy_protocol_from", help: "load balancers in front of the server, IP addresses or CIDR nets separated by commas: their connections must start with a PROXY protocol header (v1 or v2) that names the real client; other clients connect directly"},
 	{letter: 'q', key: "quiet", help: "do not print error messages"},
 	{letter: 'r', arg: "NUMBER", key: "retries", def: "3", help: "times a stalled network read or write is retried before the connection is dropped"},
 	{letter: 's', arg: "DIRECTORY", key: "directory", help: "storage directory for received files; it must exist"},
@@ -161,6 +163,16 @@ type Server struct {
 	Quiet bool
 	// UseLibwrap checks clients against TCP wrappers (-T, use_libwrap).
 	UseLibwrap bool
+	// ProxyFrom are the load balancers whose connections begin with a
+	// PROXY protocol header naming the real client (-P,
+	// proxy_protocol_from; not in the reference). Written as IP addresses
+	// and networks separated by commas, blanks around each ignored: an
+	// address as -a takes it (IPv6 also in brackets), a.b.c.d/n,
+	// a.b.c.d/m.m.m.m, [v6net]/n or v6net/n as -T's rules take them. Host
+	// names are refused: they are never looked up for a peer. Addresses
+	// are single-address prefixes; IPv4-mapped IPv6 ones are stored as
+	// IPv4. Empty means none.
+	ProxyFrom []netip.Prefix
 	// Service is the Windows service action given with -S: "install",
 	// "uninstall" or "run", or "" without -S. The reference refuses -S on
 	// other systems; that check is left to the caller.
@@ -332,6 +344,11 @@ func parseServerNetwork(s *Server, src *sources) error {
 		}
 	}
 	s.UseLibwrap = src.flag('T')
+	if st, ok := src.lookup('P'); ok {
+		if s.ProxyFrom, err = parseProxyFrom(st); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io/fs"
 	"maps"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -139,6 +140,13 @@ func TestParseServer(t *testing.T) {
 		{"-V wins over a later -v", []string{"-s", "{dir}", "-V", "-v"}, "", func(s *Server) { s.Verbosity = 2 }},
 		{"quiet", []string{"-s", "{dir}", "-q"}, "", func(s *Server) { s.Quiet = true }},
 		{"libwrap", []string{"-s", "{dir}", "-T"}, "", func(s *Server) { s.UseLibwrap = true }},
+		{"balancers", []string{"-s", "{dir}", "-P", " 192.0.2.1 , 10.0.0.0/8,172.16.0.0/255.240.0.0,\t2001:db8::1,[2001:db8::2], [2001:db8:1::]/48,2001:db8:2::/64,::ffff:192.0.2.9,0.0.0.0/0"}, "",
+			func(s *Server) {
+				s.ProxyFrom = prefixes("192.0.2.1/32", "10.0.0.0/8", "172.16.0.0/12", "2001:db8::1/128", "2001:db8::2/128",
+					"2001:db8:1::/48", "2001:db8:2::/64", "192.0.2.9/32", "0.0.0.0/0")
+			}},
+		{"balancers, the command line wins", []string{"-F", "{conf}", "-P", "127.0.0.1"}, "directory {dir}\nproxy_protocol_from 10.0.0.1\n",
+			func(s *Server) { s.ConfigFile, s.ProxyFrom = "{conf}", prefixes("127.0.0.1/32") }},
 		{"service install", []string{"-S", "install", "-s", "{dir}"}, "", func(s *Server) { s.Service = "install" }},
 		{"service run", []string{"-S", "run", "-s", "{dir}"}, "", func(s *Server) { s.Service = "run" }},
 		{"service uninstall needs no directory", []string{"-S", "uninstall"}, "", func(s *Server) { s.Service, s.Directory = "uninstall", "" }},
@@ -177,6 +185,7 @@ ssl_password 1
 ssl_version TLSv1_3
 ssl_cipher HIGH
 use_libwrap 1
+proxy_protocol_from 10.0.0.1, 10.0.1.0/24
 block_size 4096
 invalid_chars \?\/
 `, func(s *Server) {
@@ -188,6 +197,7 @@ invalid_chars \?\/
 			s.LogFile, s.Password = "/var/log/tentacle.log", "PASSWORD"
 			s.SSLCert, s.SSLCA, s.SSLKey, s.SSLPasswordPrompt = "{cert}", "{ca}", "{key}", true
 			s.SSLVersion, s.SSLCipher, s.UseLibwrap = "TLSv1_3", "HIGH", true
+			s.ProxyFrom = prefixes("10.0.0.1/32", "10.0.1.0/24")
 			s.BlockSize, s.InvalidChars = 4096, "?/"
 		}},
 		{"Pandora's sample file", []string{"-F", "{conf}"}, `##########################################################################
@@ -335,6 +345,14 @@ log_file /dev/null
 	}
 }
 
+func prefixes(nets ...string) []netip.Prefix {
+	var ps []netip.Prefix
+	for _, n := range nets {
+		ps = append(ps, netip.MustParsePrefix(n))
+	}
+	return ps
+}
+
 // expandServer replaces the placeholders in the string fields of a
 // wanted Server.
 func expandServer(env *testEnv, s *Server) {
@@ -409,6 +427,17 @@ func TestParseServerErrors(t *testing.T) {
 		{"service install still needs a directory", []string{"-S", "install"}, "", true, "-s: a storage directory is required", ""},
 		{"log file empty", []string{"-s", "{dir}", "-l", ""}, "", false, `-l "": the log file name is empty`, ""},
 		{"user empty", []string{"-s", "{dir}", "-U", ""}, "", false, `-U "": the user name is empty`, ""},
+		{"balancer empty", []string{"-s", "{dir}", "-P", ""}, "", false, `-P "": empty address`, ""},
+		{"balancer empty in a list", []string{"-s", "{dir}", "-P", "10.0.0.1,"}, "", false, `-P 10.0.0.1,: empty address`, ""},
+		{"balancer host name", []string{"-s", "{dir}", "-P", "lb.example.com"}, "", false, `-P lb.example.com: balancer lb.example.com: host names are not looked up`, ""},
+		{"balancer bad address", []string{"-s", "{dir}", "-P", "10.0.0.256"}, "", false, `-P 10.0.0.256: balancer 10.0.0.256: not an IPv4 or IPv6 address`, ""},
+		{"balancer bits past the prefix", []string{"-s", "{dir}", "-P", "10.0.0.1/8"}, "", false, `-P 10.0.0.1/8: balancer 10.0.0.1/8: the network has bits set past its /8 prefix`, "10.0.0.0/8"},
+		{"balancer prefix too long", []string{"-s", "{dir}", "-P", "10.0.0.0/33"}, "", false, `-P 10.0.0.0/33: balancer 10.0.0.0/33: prefix length 33 is out of range 0-32`, ""},
+		{"balancer prefix not a number", []string{"-s", "{dir}", "-P", "10.0.0.0/x"}, "", false, `-P 10.0.0.0/x: balancer 10.0.0.0/x: bad prefix length x`, ""},
+		{"balancer netmask with holes", []string{"-s", "{dir}", "-P", "10.0.0.0/255.0.255.0"}, "", false, `-P 10.0.0.0/255.0.255.0: balancer`, "ones apart"},
+		{"balancer zone", []string{"-s", "{dir}", "-P", "fe80::1%eth0"}, "", false, `-P fe80::1%eth0: balancer fe80::1%eth0: an IPv6 zone`, ""},
+		{"balancer IPv4 in brackets", []string{"-s", "{dir}", "-P", "[10.0.0.1]"}, "", false, `-P [10.0.0.1]: balancer [10.0.0.1]: square brackets`, ""},
+		{"balancer in the file", []string{"-F", "{conf}"}, "directory {dir}\nproxy_protocol_from 10.0.0.1,bad host\n", false, `config {conf}: proxy_protocol_from "10.0.0.1,bad host": balancer "bad host"`, ""},
 
 		// The configuration file.
 		{"missing config file", []string{"-F", "{missing}"}, "", false, "-F {missing}: cannot read the configuration file: no such file or directory", ""},

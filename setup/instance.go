@@ -75,8 +75,9 @@ func NewServer(o *options.Server, keyPassword string, logger protocol.Logger) (*
 		Password:       o.Password,
 		MaxConnections: MaxConnections(o.MaxConnections),
 		// The reference waits Timeout seconds, then Retries more times.
-		Timeout: time.Duration(o.Timeout) * time.Duration(o.Retries+1) * time.Second,
-		Logger:  logger,
+		Timeout:   time.Duration(o.Timeout) * time.Duration(o.Retries+1) * time.Second,
+		ProxyFrom: protocol.ProxySources(o.ProxyFrom),
+		Logger:    logger,
 	}
 	if o.Filters != "" {
 		filters, err := protocol.ParseFilters(o.Filters)
@@ -225,6 +226,9 @@ func (in *Instance) Serve() error {
 	}
 	if o.ProxyAddress != "" {
 		in.Logger.Log(protocol.LevelLog, fmt.Sprintf("Proxy Mode enable, data will be sent to %s port %d", o.ProxyAddress, o.ProxyPort))
+	}
+	if len(o.ProxyFrom) > 0 {
+		in.Logger.Log(protocol.LevelLog, fmt.Sprintf("Connections from %s must start with a PROXY protocol header (-P)", in.Server.ProxyFrom))
 	}
 	wg.Wait()
 	close(errs)

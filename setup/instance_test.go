@@ -46,7 +46,7 @@ func TestListenAddresses(t *testing.T) {
 // protocol.Server, the timeout as the reference computes it.
 func TestOptionsReachTheServer(t *testing.T) {
 	dir := t.TempDir()
-	o := parse(t, "-s", dir, "-m", "77", "-o", "-I", "-x", "pw", "-c", "5", "-t", "2", "-r", "4", "-i", `\.conf$:conf`, "-b", "10.0.0.1", "-g", "4000")
+	o := parse(t, "-s", dir, "-m", "77", "-o", "-I", "-x", "pw", "-c", "5", "-t", "2", "-r", "4", "-i", `\.conf$:conf`, "-b", "10.0.0.1", "-g", "4000", "-P", "10.0.0.0/8,::1")
 	in, err := New(o, "", io.Discard, io.Discard)
 	if err != nil {
 		t.Fatal(err)
@@ -54,7 +54,8 @@ func TestOptionsReachTheServer(t *testing.T) {
 	defer in.Close()
 	s := in.Server
 	if s.MaxSize != 77 || !s.Overwrite || !s.Insecure || s.Password != "pw" || s.MaxConnections != 5 ||
-		s.Timeout != 10*time.Second || len(s.Filters) != 1 || s.RelayAddress != "10.0.0.1:4000" {
+		s.Timeout != 10*time.Second || len(s.Filters) != 1 || s.RelayAddress != "10.0.0.1:4000" ||
+		s.ProxyFrom.String() != "10.0.0.0/8,::1" {
 		t.Fatalf("server %+v", s)
 	}
 }
@@ -141,5 +142,49 @@ func TestLibwrap(t *testing.T) {
 	}
 	if _, err := serve("tentacle_server 127.0.0.1\n", ""); err == nil || !strings.Contains(err.Error(), "allow:1") {
 		t.Errorf("broken rules: %v, want an error naming the file and line", err)
+	}
+}
+
+// TestLibwrapBehindBalancer: with -P, the -T rules judge the client that
+// the balancer's PROXY header names, not the balancer.
+func TestLibwrapBehindBalancer(t *testing.T) {
+	rules := t.TempDir()
+	hostsAllowPath, hostsDenyPath = filepath.Join(rules, "allow"), filepath.Join(rules, "deny")
+	defer func() { hostsAllowPath, hostsDenyPath = "", "" }()
+	os.WriteFile(hostsAllowPath, []byte("tentacle_server: 192.0.2.0/24\n"), 0o644)
+	os.WriteFile(hostsDenyPath, []byte("ALL: ALL\n"), 0o644)
+	in, err := New(parse(t, "-s", t.TempDir(), "-T", "-P", "127.0.0.1"), "", io.Discard, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := in.OpenStorage(); err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	in.UseListeners([]net.Listener{l})
+	go in.Serve()
+	defer in.Close()
+
+	send := func(header string) error {
+		conn, err := net.Dial("tcp", l.Addr().String())
+		if err != nil {
+			return err
+		}
+		if _, err := io.WriteString(conn, header); err != nil {
+			conn.Close()
+			return err
+		}
+		c := protocol.NewClient(conn)
+		defer c.Close()
+		return c.Send("b.data", strings.NewReader("x"), 1)
+	}
+	if err := send("PROXY TCP4 198.51.100.1 127.0.0.1 5000 41121\r\n"); err == nil {
+		t.Error("a client that the rules deny was served through the balancer")
+	}
+	if err := send("PROXY TCP4 192.0.2.1 127.0.0.1 5000 41121\r\n"); err != nil {
+		t.Errorf("a client that the rules allow was refused through the balancer: %v", err)
 	}
 }

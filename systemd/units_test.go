@@ -53,7 +53,7 @@ var confKeys = []string{
 	"timeout", "retries", "password", "ssl_cert", "ssl_key", "ssl_ca",
 	"ssl_password", "ssl_version", "ssl_cipher", "filters", "insecure",
 	"proxy_ip", "proxy_port", "daemon", "log_file", "verbose", "quiet",
-	"use_libwrap", "block_size", "invalid_chars",
+	"use_libwrap", "proxy_protocol_from", "block_size", "invalid_chars",
 }
 
 // pandoraFilters are the five filters Pandora FMS servers expect.
@@ -536,7 +536,7 @@ func TestServerConfFile(t *testing.T) {
 func TestManPages(t *testing.T) {
 	groff := testharness.NeedTool(t, "groff", "groff-base")
 	pages := map[string][]string{
-		"tentacle_server.1": letters("abcdefFghiIklmopqrsStTuUvVwxz"),
+		"tentacle_server.1": letters("abcdefFghiIklmopPqrsStTuUvVwxz"),
 		"tentacle_client.1": letters("abcefghkpqrtvwxyz"),
 		"tentacle_serverd.8": append([]string{`\-\-env\-file`, `\-\-pidfile`, `\-d`, `\-\-version`, `\-\-help`,
 			"install", "uninstall", "start", "stop", "restart", "status", "SIGHUP", "SIGUSR1", "SIGTERM"}, envKeys...),
