@@ -117,6 +117,8 @@ func TestBadOptions(t *testing.T) {
 		{[]string{"-s", dir, "extra"}, "extra"},
 		{[]string{}, "-s"},
 		{[]string{"-s", dir, "-S", "install"}, "Windows"},
+		{[]string{"-s", dir, "-P", "balancer.example.com"}, "-P balancer.example.com"},
+		{[]string{"-s", dir, "-P", "10.0.0.1/8"}, "-P 10.0.0.1/8"},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
@@ -136,7 +138,7 @@ func TestHelp(t *testing.T) {
 	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 {
 		t.Fatalf("exit %v, want 1 as the reference", err)
 	}
-	for _, opt := range []string{"-a", "-b", "-c", "-d", "-e", "-f", "-F", "-g", "-h", "-I", "-i", "-k", "-l", "-m", "-o", "-p", "-q", "-r", "-s", "-S", "-t", "-T", "-u", "-U", "-v", "-V", "-w", "-x", "-z"} {
+	for _, opt := range []string{"-a", "-b", "-c", "-d", "-e", "-f", "-F", "-g", "-h", "-I", "-i", "-k", "-l", "-m", "-o", "-p", "-P", "-q", "-r", "-s", "-S", "-t", "-T", "-u", "-U", "-v", "-V", "-w", "-x", "-z"} {
 		if !bytes.Contains(out, []byte(opt)) {
 			t.Errorf("help does not mention %s", opt)
 		}
