@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/netip"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/pires/go-proxyproto"
@@ -74,13 +75,15 @@ var (
 const proxyReaderSize = 512
 
 // readProxyHeader reads the PROXY protocol header (v1 or v2) that a
-// trusted balancer sends before its client's first byte. It returns the
-// client's address, or nil when the balancer speaks for itself (v2 LOCAL,
-// v1 UNKNOWN: a health check). A connection closed before its first byte
-// gives io.EOF, as a health check that sends no header does.
-func readProxyHeader(br *bufio.Reader) (net.Addr, error) {
+// trusted balancer sends before its client's first byte, on a connection
+// from peer to local. It returns the client's address, or nil when the
+// balancer speaks for itself: a health check. HAProxy's checks send v2
+// LOCAL, or with v1 a header naming the check's own connection (peer to
+// local); v1 UNKNOWN means the same. A connection closed or reset before
+// its first byte gives io.EOF: that is a check that sends no header.
+func readProxyHeader(br *bufio.Reader, peer, local net.Addr) (net.Addr, error) {
 	if _, err := br.Peek(1); err != nil {
-		if errors.Is(err, io.EOF) {
+		if errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET) {
 			return nil, io.EOF
 		}
 		return nil, fmt.Errorf("%w: %w", errNoProxyHeader, err)
@@ -94,12 +97,26 @@ func readProxyHeader(br *bufio.Reader) (net.Addr, error) {
 	case h.Command.IsLocal():
 		return nil, nil
 	}
-	src, _, ok := h.TCPAddrs()
-	if !ok || src.IP == nil {
+	src, dst, ok := h.TCPAddrs()
+	if !ok || src.IP == nil || dst.IP == nil {
 		return nil, fmt.Errorf("%w: it names a %s client, and Tentacle clients connect over TCP/IP", errBadProxyHeader, familyName(h.TransportProtocol))
 	}
-	ip, _ := netip.AddrFromSlice(src.IP)
-	return net.TCPAddrFromAddrPort(netip.AddrPortFrom(ip.Unmap(), uint16(src.Port))), nil
+	if sameEndpoint(src, peer) && sameEndpoint(dst, local) {
+		return nil, nil
+	}
+	return net.TCPAddrFromAddrPort(tcpAddrPort(src)), nil
+}
+
+// tcpAddrPort is a's address and port, an IPv4-mapped address as IPv4.
+func tcpAddrPort(a *net.TCPAddr) netip.AddrPort {
+	ip, _ := netip.AddrFromSlice(a.IP)
+	return netip.AddrPortFrom(ip.Unmap(), uint16(a.Port))
+}
+
+// sameEndpoint tells whether a header's address is the socket address b.
+func sameEndpoint(a *net.TCPAddr, b net.Addr) bool {
+	tb, ok := b.(*net.TCPAddr)
+	return ok && tcpAddrPort(a) == tcpAddrPort(tb)
 }
 
 // familyName words a header's address family for a log line.
@@ -124,11 +141,12 @@ func (c *conn) acceptProxied() net.Conn {
 	balancer := c.remote
 	c.raw.SetReadDeadline(time.Now().Add(s.timeout()))
 	br := bufio.NewReaderSize(c.raw, proxyReaderSize)
-	client, err := readProxyHeader(br)
+	client, err := readProxyHeader(br, balancer, c.raw.LocalAddr())
 	var ne net.Error
 	switch {
-	case errors.Is(err, io.EOF):
-		// A balancer's TCP check: connected, then closed.
+	case errors.Is(err, io.EOF), errors.Is(err, syscall.ECONNRESET):
+		// A balancer's check: connected, then closed or reset, even
+		// before the header's end: no agent is behind it.
 		s.logf(LevelInfo, "Connection closed from %s", balancer)
 		return nil
 	case errors.As(err, &ne) && ne.Timeout():
@@ -144,7 +162,7 @@ func (c *conn) acceptProxied() net.Conn {
 		// Nobody to serve: the balancer checks that we are up. Bytes
 		// after the header would be a client it could not name.
 		if br.Buffered() > 0 {
-			s.logf(LevelError, "Connection from %s closed: its PROXY protocol header names no client (LOCAL or UNKNOWN) but data follows", balancer)
+			s.logf(LevelError, "Connection from %s closed: its PROXY protocol header names no client (LOCAL, UNKNOWN or the balancer itself) but data follows", balancer)
 		}
 		return nil
 	}

@@ -23,7 +23,7 @@ func FuzzProxyHeader(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		src := bytes.NewReader(data)
 		br := bufio.NewReaderSize(src, proxyReaderSize)
-		client, err := readProxyHeader(br)
+		client, err := readProxyHeader(br, fuzzPeer, fuzzLocal)
 		if err != nil {
 			if !errors.Is(err, io.EOF) && !errors.Is(err, errNoProxyHeader) && !errors.Is(err, errBadProxyHeader) {
 				t.Fatalf("error %v is neither EOF nor a header error", err)
@@ -47,6 +47,13 @@ func FuzzProxyHeader(f *testing.F) {
 		}
 	})
 }
+
+// The connection the fuzzed bytes arrive on; a header naming it is a
+// health check.
+var (
+	fuzzPeer  = &net.TCPAddr{IP: net.IPv4(192, 0, 2, 1), Port: 40000}
+	fuzzLocal = &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 41121}
+)
 
 func peekAll(br *bufio.Reader) []byte {
 	b, _ := br.Peek(br.Buffered())

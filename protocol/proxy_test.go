@@ -206,17 +206,27 @@ func TestProxyHeaderThenTLS(t *testing.T) {
 }
 
 // TestProxyHealthChecks: what balancers send to check that a server is
-// up (a LOCAL or UNKNOWN header then close, or a bare connect and close)
-// is answered by a close, and leaves no line in the log but at -V.
+// up is answered by a close, and leaves no line in the log but at -V.
+// HAProxy's checks send v2 LOCAL with send-proxy-v2, and with send-proxy a
+// v1 header naming the check's own connection; both then reset the
+// connection. Plain TCP checks connect and close, or reset.
 func TestProxyHealthChecks(t *testing.T) {
 	tests := []struct {
-		name string
-		send []byte
+		name  string
+		send  func(c net.Conn) []byte
+		reset bool // close with a reset, as HAProxy does
 	}{
-		{"v2 LOCAL", localHeader(2)},
-		{"v1 UNKNOWN", localHeader(1)},
-		{"v2 LOCAL with an address block", v2Header(proxyproto.SIGV2, 0x20, 0x11, 12, make([]byte, 12))},
-		{"connect and close", nil},
+		{"v2 LOCAL", func(net.Conn) []byte { return localHeader(2) }, true},
+		{"v1 UNKNOWN", func(net.Conn) []byte { return localHeader(1) }, false},
+		{"v2 LOCAL with an address block", func(net.Conn) []byte { return v2Header(proxyproto.SIGV2, 0x20, 0x11, 12, make([]byte, 12)) }, false},
+		{"v1 naming its own connection", func(c net.Conn) []byte {
+			return proxyHeader(t, 1, c.LocalAddr().String(), c.RemoteAddr().String())
+		}, true},
+		{"v2 naming its own connection", func(c net.Conn) []byte {
+			return proxyHeader(t, 2, c.LocalAddr().String(), c.RemoteAddr().String())
+		}, true},
+		{"connect and close", nil, false},
+		{"connect and reset", nil, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -224,14 +234,22 @@ func TestProxyHealthChecks(t *testing.T) {
 			for range 5 {
 				w := dialFrom(t, "127.0.0.1", ts.Addr)
 				if tt.send != nil {
-					w.send(string(tt.send))
-					w.expectClosed()
+					w.send(string(tt.send(w.c)))
+					if !tt.reset {
+						w.expectClosed()
+					}
+				}
+				if tt.reset {
+					w.c.(*net.TCPConn).SetLinger(0)
 				}
 				w.c.Close()
 			}
 			testharness.WaitFor(t, "the checks to end", func() bool { return ts.connCount() == 0 })
 			if got := append(ts.Log.at("err"), ts.Log.at("log")...); len(got) > 0 {
 				t.Errorf("health checks logged %q", got)
+			}
+			if len(ts.Recs.all()) > 0 {
+				t.Errorf("health checks recorded transfers: %v", ts.Recs.all())
 			}
 		})
 	}
@@ -272,7 +290,7 @@ func TestProxyBadHeaders(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			ts := startServer(t, func(s *Server) {
 				s.ProxyFrom = mustSources(t, "127.0.0.1/32")
-				s.Timeout = 300 * time.Millisecond
+				s.Timeout = time.Second
 			})
 			w := dialFrom(t, "127.0.0.1", ts.Addr)
 			if tt.send != nil {
@@ -395,7 +413,7 @@ func TestReadProxyHeaderErrors(t *testing.T) {
 		{"v2 Unix", v2Header(proxyproto.SIGV2, 0x21, 0x31, 216, make([]byte, 216)), errBadProxyHeader},
 	}
 	for _, tt := range tests {
-		_, err := readProxyHeader(bufio.NewReaderSize(bytes.NewReader(tt.in), proxyReaderSize))
+		_, err := readProxyHeader(bufio.NewReaderSize(bytes.NewReader(tt.in), proxyReaderSize), fuzzPeer, fuzzLocal)
 		if !errors.Is(err, tt.want) {
 			t.Errorf("%s: %v, want %v", tt.name, err, tt.want)
 		}
