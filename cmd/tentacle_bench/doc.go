@@ -15,6 +15,11 @@
 //   - many idle connections held open at once: the server's RSS with them,
 //     and whether a new client still gets a file through.
 //
+// With -tests haproxy it also sends the small files through a real HAProxy
+// (send-proxy-v2, the server trusting it with -P) and straight to the same
+// server, alternating, and reports both rates and the CPU that HAProxy
+// takes, from its /proc/PID/stat.
+//
 // Raw and server phases alternate over several rounds, and the rates are
 // pooled. The small-file test also stores files through protocol.DirStorage
 // inside the bench, without network, which splits the server's overhead into

@@ -84,7 +84,7 @@ func parseFlags(args []string) (*config, error) {
 	fs.DurationVar(&cfg.idleHold, "idle-hold", 2*time.Second, "how long the idle connections are held before the server's RSS is read")
 	fs.IntVar(&cfg.maxConns, "c", 1100, "server's -c, maximum connections (must exceed -idle)")
 	fs.IntVar(&cfg.timeout, "t", 120, "server's -t, timeout in seconds (must outlast the idle phase)")
-	tests := fs.String("tests", "small,big,idle,stalled", "tests to run, comma separated: small, big, idle, stalled")
+	tests := fs.String("tests", "small,big,idle,stalled", "tests to run, comma separated: small, big, idle, stalled, haproxy (small files through HAProxy and direct; needs the Debian package haproxy)")
 	fs.StringVar(&cfg.output, "o", "", "also write the report to this file")
 	fs.StringVar(&cfg.cpuProfile, "cpuprofile", "", "write a CPU profile of the bench to this file (with -inprocess it covers the server)")
 	fs.BoolVar(&cfg.verbose, "v", false, "more progress on standard error")
@@ -105,7 +105,7 @@ func parseFlags(args []string) (*config, error) {
 	for t := range strings.SplitSeq(*tests, ",") {
 		t = strings.TrimSpace(t)
 		switch t {
-		case "small", "big", "idle", "stalled":
+		case "small", "big", "idle", "stalled", "haproxy":
 			cfg.tests[t] = true
 		case "":
 		default:
@@ -207,6 +207,12 @@ func run(cfg *config) error {
 		rep.stalled, err = runStalledTest(ctx, cfg, work)
 		if err != nil {
 			return fmt.Errorf("stalled agents: %w", err)
+		}
+	}
+	if cfg.tests["haproxy"] && ctx.Err() == nil {
+		rep.haproxy, err = runHAProxyTest(ctx, cfg, work)
+		if err != nil {
+			return fmt.Errorf("haproxy: %w", err)
 		}
 	}
 	if ctx.Err() != nil {

@@ -37,6 +37,9 @@ type serverOptions struct {
 	maxConns int    // -c; 0 for the server's default
 	timeout  int    // -t, seconds
 	maxSize  int64  // -m, bytes
+	// proxyFrom are the balancers whose PROXY headers the server reads
+	// (-P); the Perl reference has no such option.
+	proxyFrom protocol.ProxySources
 }
 
 // server is a running server under test.
@@ -74,6 +77,9 @@ func startServer(opts serverOptions, dir string) (*server, error) {
 		"-t", strconv.Itoa(opts.timeout), "-m", strconv.FormatInt(opts.maxSize, 10), "-q"}
 	if opts.maxConns > 0 { // 0: the server's default
 		serverArgs = append(serverArgs, "-c", strconv.Itoa(opts.maxConns))
+	}
+	if len(opts.proxyFrom) > 0 {
+		serverArgs = append(serverArgs, "-P", opts.proxyFrom.String())
 	}
 	asRoot := os.Geteuid() == 0
 	var nobody *user.User
@@ -136,6 +142,7 @@ func startInProcess(opts serverOptions, dir string) (*server, error) {
 		MaxConnections: opts.maxConns,
 		Timeout:        time.Duration(opts.timeout) * time.Second,
 		MaxSize:        opts.maxSize,
+		ProxyFrom:      opts.proxyFrom,
 	}
 	go srv.Serve(ln)
 	return &server{

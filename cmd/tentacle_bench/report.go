@@ -26,6 +26,7 @@ type report struct {
 	big        *bigResult
 	idle       *idleResult
 	stalled    *stalledResult
+	haproxy    *haproxyResult
 }
 
 // summaryLine is one row of the summary table.
@@ -108,6 +109,9 @@ func (r *report) write(w io.Writer) {
 	if r.stalled != nil {
 		r.writeStalled(w)
 	}
+	if r.haproxy != nil {
+		r.writeHAProxy(w)
+	}
 }
 
 func (r *report) anyServerCmd() []string {
@@ -118,6 +122,8 @@ func (r *report) anyServerCmd() []string {
 		return r.big.serverCmd
 	case r.idle != nil:
 		return r.idle.serverCmd
+	case r.haproxy != nil && r.haproxy.serverCmd != nil:
+		return r.haproxy.serverCmd
 	}
 	return nil
 }

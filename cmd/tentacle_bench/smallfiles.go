@@ -238,10 +238,16 @@ func storageSmallFiles(ctx context.Context, dir string, n int, d time.Duration, 
 // serverSmallFiles sends small files to srv from n clients for d, one file
 // per connection, and checks that they were all stored.
 func serverSmallFiles(ctx context.Context, srv *server, n int, d time.Duration, data []byte, prefix string) (rateResult, error) {
+	return smallFilesTo(ctx, srv.addr, srv, n, d, data, prefix)
+}
+
+// smallFilesTo is serverSmallFiles through addr, which leads to srv: the
+// server itself, or a balancer in front of it.
+func smallFilesTo(ctx context.Context, addr string, srv *server, n int, d time.Duration, data []byte, prefix string) (rateResult, error) {
 	dialer := protocol.Dialer{Timeout: clientTimeout}
 	cpu0 := srv.cpuSeconds()
 	res := runLoad(ctx, n, d, func(w, i int) error {
-		c, err := dialer.Dial(ctx, srv.addr)
+		c, err := dialer.Dial(ctx, addr)
 		if err != nil {
 			return err
 		}

@@ -40,6 +40,9 @@ type Config struct {
 	Dir string
 	// Listen is the host:port agents connect to.
 	Listen string
+	// Source, when set, is the local address HAProxy connects to the
+	// servers from: the one their -P trusts, which the agents do not use.
+	Source string
 	// Servers share the connections round robin.
 	Servers []Server
 	// CheckInterval is the health checks' period; 0 means no checks.
@@ -79,6 +82,9 @@ frontend tentacle
 backend tentacle_servers
     balance roundrobin
 `, maxConn, c.Listen)
+	if c.Source != "" {
+		fmt.Fprintf(&b, "    source %s\n", c.Source)
+	}
 	for _, s := range c.Servers {
 		fmt.Fprintf(&b, "    server %s %s", s.Name, s.Addr)
 		switch s.ProxyVersion {
