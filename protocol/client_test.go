@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -317,6 +318,49 @@ func TestRemoveTemporaryFiles(t *testing.T) {
 		if _, err := os.Stat(filepath.Join(dir, n)); err != nil {
 			t.Errorf("%s removed: %v", n, err)
 		}
+	}
+}
+
+// TestRemoveTemporaryFilesSparesLiveUploads: a second server starting on
+// the same directory removes a crash's leftovers, but not the temporary
+// file of an upload another server is receiving, which then completes.
+func TestRemoveTemporaryFilesSparesLiveUploads(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("temporary files are locked on Linux only")
+	}
+	dir := t.TempDir()
+	first, err := OpenDirStorage(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer first.Close()
+	// Overwriting always takes a named temporary file.
+	live, err := first.Create("live.data", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	live.Write([]byte("half"))
+	leftover := filepath.Join(dir, ".tentacle-0123456789abcdef.tmp")
+	os.WriteFile(leftover, []byte("crash"), 0o644)
+
+	second, err := OpenDirStorage(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer second.Close()
+	removed, err := second.RemoveTemporaryFiles()
+	if err != nil || len(removed) != 1 || removed[0] != filepath.Base(leftover) {
+		t.Fatalf("removed %v, %v; want the leftover alone", removed, err)
+	}
+	live.Write([]byte(" and half"))
+	if err := live.Commit(); err != nil {
+		t.Fatalf("the live upload after the other server's clean-up: %v", err)
+	}
+	if got := readFile(t, filepath.Join(dir, "live.data")); got != "half and half" {
+		t.Errorf("stored %q", got)
+	}
+	if names := entries(t, dir); len(names) != 1 {
+		t.Errorf("directory holds %q, want live.data alone", names)
 	}
 }
 

@@ -43,18 +43,52 @@ func regularFileIn(dir *os.File, name string) (bool, error) {
 	return st.Mode&unix.S_IFMT == unix.S_IFREG, nil
 }
 
-// createIn creates name in dir for writing; it must not exist.
+// createIn creates name in dir for writing; it must not exist. The file
+// is locked (flock) for as long as it is open, so that another server on
+// the same storage, removing leftovers as it starts, can tell an upload
+// in progress from a crash's remains (see inUse). A file system without
+// locks leaves it unlocked, as before.
 func createIn(dir *os.File, name string) (*os.File, error) {
-	var nfd int
-	err := inDir(dir, func(fd int) (err error) {
-		nfd, err = unix.Openat(fd, name, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0o666)
-		return err
-	})
-	if err != nil {
-		return nil, &os.PathError{Op: "create", Path: name, Err: err}
+	// Another server's clean-up may take the file between its creation
+	// and its lock, and remove it: then the name is free again, and the
+	// file is made anew. Twice in a row would take two servers starting.
+	for range 3 {
+		var nfd int
+		err := inDir(dir, func(fd int) (err error) {
+			nfd, err = unix.Openat(fd, name, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0o666)
+			return err
+		})
+		if err != nil {
+			return nil, &os.PathError{Op: "create", Path: name, Err: err}
+		}
+		unix.Flock(nfd, unix.LOCK_EX|unix.LOCK_NB)
+		f := os.NewFile(uintptr(nfd), name)
+		mine, err1 := fileID(f)
+		named, err2 := idIn(dir, name)
+		if err1 == nil && err2 == nil && mine == named {
+			return f, nil
+		}
+		f.Close()
 	}
-	return os.NewFile(uintptr(nfd), name), nil
+	return nil, &os.PathError{Op: "create", Path: name, Err: errors.New("removed as it was made, three times")}
 }
+
+// inUse reports whether the temporary file f belongs to an upload in
+// progress, in this process or another: its creator still holds its lock.
+func inUse(f *os.File) bool {
+	raw, err := f.SyscallConn()
+	if err != nil {
+		return false
+	}
+	var lerr error
+	raw.Control(func(fd uintptr) { lerr = unix.Flock(int(fd), unix.LOCK_EX|unix.LOCK_NB) })
+	return errors.Is(lerr, unix.EWOULDBLOCK)
+}
+
+// renameOpenFiles says that a file may be renamed while it is open: an
+// upload then keeps its temporary file open, and locked, until the file
+// has its final name.
+const renameOpenFiles = true
 
 // inDirs runs op with the descriptors of two directories, which may be
 // the same one.

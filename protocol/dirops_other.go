@@ -29,6 +29,12 @@ func createIn(dir *os.File, name string) (*os.File, error) {
 	return os.OpenFile(filepath.Join(dir.Name(), name), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o666)
 }
 
+// inUse cannot tell here: there are no locks on temporary files.
+func inUse(f *os.File) bool { return false }
+
+// renameOpenFiles is false: Windows renames no open file.
+const renameOpenFiles = false
+
 func renameBetween(fromDir *os.File, from string, toDir *os.File, to string) error {
 	return os.Rename(filepath.Join(fromDir.Name(), from), filepath.Join(toDir.Name(), to))
 }

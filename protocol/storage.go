@@ -271,7 +271,9 @@ func (s *DirStorage) reopen(old *openRoot) (*openRoot, error) {
 
 // RemoveTemporaryFiles deletes the temporary files that uploads cut short by
 // a crash left behind, anywhere below the directory, and returns their
-// paths. Run it at start, before serving: a live upload's file would go too.
+// paths. Run it at start, before serving. On Linux a file that an upload
+// in progress holds locked, in another server sharing the directory, is
+// left alone; elsewhere it would go too.
 func (s *DirStorage) RemoveTemporaryFiles() ([]string, error) {
 	r, err := s.holdRoot(false)
 	if err != nil {
@@ -286,12 +288,21 @@ func (s *DirStorage) RemoveTemporaryFiles() ([]string, error) {
 			}
 			return nil // an unreadable subdirectory is not ours to judge
 		}
-		if d.Type().IsRegular() && isTempName(d.Name()) {
-			if err := r.root.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
-				return fmt.Errorf("remove leftover %q: %w", p, err)
-			}
-			removed = append(removed, p)
+		if !d.Type().IsRegular() || !isTempName(d.Name()) {
+			return nil
 		}
+		// Hold the lock while removing, so that the file is surely
+		// nobody's: a crash released it.
+		if f, err := r.root.OpenFile(p, os.O_RDWR, 0); err == nil {
+			defer f.Close()
+			if inUse(f) {
+				return nil
+			}
+		}
+		if err := r.root.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("remove leftover %q: %w", p, err)
+		}
+		removed = append(removed, p)
 		return nil
 	})
 	return removed, err
@@ -703,7 +714,7 @@ func (p *pendingFile) place(to heldDir) error {
 		}
 		return nil
 	}
-	if p.f != nil {
+	if p.f != nil && !renameOpenFiles {
 		f := p.f
 		p.f = nil
 		if err := f.Close(); err != nil {
@@ -711,8 +722,19 @@ func (p *pendingFile) place(to heldDir) error {
 		}
 	}
 	to.state.entries.Lock()
-	defer to.state.entries.Unlock()
-	return p.publish(to.f)
+	err := p.publish(to.f)
+	to.state.entries.Unlock()
+	// Where the file stayed open through the rename, its lock kept other
+	// servers' clean-up away until it had its final name. Commit synced
+	// its data (unless NoSync): the close has nothing left to write.
+	if p.f != nil {
+		f := p.f
+		p.f = nil
+		if cerr := f.Close(); err == nil && cerr != nil {
+			err = fmt.Errorf("close %q: %w", p.name, cerr)
+		}
+	}
+	return err
 }
 
 // publish gives the named temporary file its final name in the directory

@@ -7,8 +7,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -209,4 +212,53 @@ func wholeUpload(b []byte) bool {
 	}
 	line := b[:i+1]
 	return len(b) == len(line)*(sharedBodySize/40) && bytes.Equal(b, bytes.Repeat(line, len(b)/len(line)))
+}
+
+// TestSharedSpoolStartDuringUpload starts a second server on a spool
+// while the first receives an upload into a named temporary file (as with
+// -o, or on file systems without O_TMPFILE): the second server's clean-up
+// of leftovers spares it, and the upload completes.
+func TestSharedSpoolStartDuringUpload(t *testing.T) {
+	dir := storageDir(t)
+	first := "127.0.0.1:" + testharness.FreePort(t)
+	_, port, _ := net.SplitHostPort(first)
+	startServer(t, withUser("-s", dir, "-a", "127.0.0.1", "-p", port, "-o")...)
+	waitListening(t, first)
+
+	c, err := protocol.Dial(first)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	pr, pw := io.Pipe()
+	uploaded := make(chan error, 1)
+	go func() { uploaded <- c.Send("inflight.data", pr, 8) }()
+	pw.Write([]byte("1234"))
+	testharness.WaitFor(t, "the temporary file", func() bool {
+		entries, _ := os.ReadDir(dir)
+		return len(entries) == 1 && entries[0].Name()[0] == '.'
+	})
+
+	second := "127.0.0.1:" + testharness.FreePort(t)
+	_, port, _ = net.SplitHostPort(second)
+	_, out := startServer(t, withUser("-s", dir, "-a", "127.0.0.1", "-p", port, "-o", "-v")...)
+	// Serving means the clean-up is done: it runs before.
+	testharness.WaitFor(t, "the second server to serve", func() bool {
+		c, err := protocol.Dial(second)
+		if err != nil {
+			return false
+		}
+		defer c.Close()
+		return c.Send("probe.data", strings.NewReader("p"), 1) == nil
+	})
+	pw.Write([]byte("5678"))
+	if err := <-uploaded; err != nil {
+		t.Fatalf("upload across the second server's start: %v\nsecond server:\n%s", err, out)
+	}
+	if got, _ := os.ReadFile(filepath.Join(dir, "inflight.data")); string(got) != "12345678" {
+		t.Errorf("stored %q", got)
+	}
+	if strings.Contains(out.String(), "unfinished upload") {
+		t.Errorf("the second server removed a live upload's file:\n%s", out)
+	}
 }
