@@ -67,7 +67,9 @@ type Server struct {
 	// v1 or v2, within Timeout; the client it names then stands for the
 	// peer everywhere: Allow, the log, Transfer.Remote. TLS and the
 	// password come after the header. A header that names no client (v2
-	// LOCAL, v1 UNKNOWN: a health check) closes the connection quietly.
+	// LOCAL, v1 UNKNOWN, or one naming the balancer's own connection, as
+	// HAProxy's send-proxy checks do) is a health check: the connection
+	// closes without a log line.
 	// Other peers are served as direct clients, and a PROXY header from
 	// one of them is an unknown command, so that nobody can claim
 	// another's address.
