@@ -56,7 +56,8 @@ test: build lint
 FUZZTIME         ?= 30s
 FUZZMINIMIZETIME ?= 5s
 FUZZ_TARGETS := protocol:FuzzParseCommand protocol:FuzzUnzipFirst tlsconfig:FuzzDecryptPKCS8 \
-                hostsaccess:FuzzParse envfile:FuzzParseEnvFile envfile:FuzzSplitShellWords options:FuzzGetopt
+                hostsaccess:FuzzParse envfile:FuzzParseEnvFile envfile:FuzzSplitShellWords options:FuzzGetopt \
+                protocol:FuzzProxyHeader
 fuzz:
 	@for t in $(FUZZ_TARGETS); do \
 	  pkg=$${t%%:*}; name=$${t#*:}; echo "== $$name in ./$$pkg for $(FUZZTIME)"; \

@@ -556,6 +556,7 @@ func TestScanServer(t *testing.T) {
 		{[]string{"-vjd"}, "v"},
 		{[]string{"-p"}, "p"},
 		{[]string{"-v", "-S"}, "Sv"},
+		{[]string{"-P", "10.0.0.1", "-d"}, "Pd"}, // -P takes a value
 	}
 	for _, tt := range tests {
 		got := string(slices.Sorted(maps.Keys(ScanServer(tt.words))))

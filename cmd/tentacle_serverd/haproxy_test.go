@@ -18,10 +18,10 @@ import (
 	"testing"
 	"time"
 
-	"tentacle/daemon"
 	"tentacle/internal/haproxy"
 	"tentacle/internal/testharness"
 	"tentacle/protocol"
+	"tentacle/transferlog"
 )
 
 // lbAgent is an agent behind the balancer, on a loopback address of its
@@ -222,10 +222,10 @@ func TestBehindHAProxy(t *testing.T) {
 		}
 	}
 	// Each stored file is in one record, under its agent's address.
-	stored := map[string]daemon.Record{}
+	stored := map[string]transferlog.Record{}
 	for _, e := range []*env{a, b} {
 		for _, r := range records(t, e) {
-			if r.Result != daemon.ResultOK {
+			if r.Result != transferlog.ResultOK {
 				continue
 			}
 			if prev, dup := stored[r.File]; dup {

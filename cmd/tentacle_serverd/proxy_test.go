@@ -13,9 +13,9 @@ import (
 	"testing"
 	"time"
 
-	"tentacle/daemon"
 	"tentacle/internal/testharness"
 	"tentacle/protocol"
+	"tentacle/transferlog"
 )
 
 // dialFrom connects from a loopback address of the test's choosing, so
@@ -53,9 +53,9 @@ func v1(client string, port int) string {
 }
 
 // findRecord returns the record of file, or fails.
-func findRecord(t *testing.T, e *env, file string) daemon.Record {
+func findRecord(t *testing.T, e *env, file string) transferlog.Record {
 	t.Helper()
-	var found *daemon.Record
+	var found *transferlog.Record
 	testharness.WaitFor(t, "the record of "+file, func() bool {
 		for _, r := range records(t, e) {
 			if r.File == file {
@@ -80,7 +80,7 @@ func TestProxyProtocolFromExtOpts(t *testing.T) {
 	if err := sendOver(dialFrom(t, "127.0.0.3", e.addr()), v1("192.0.2.50", 1234), "proxied.data", "via lb"); err != nil {
 		t.Fatalf("through the balancer: %v\n%s", err, out)
 	}
-	if r := findRecord(t, e, "proxied.data"); r.Client != "192.0.2.50" || r.Port != 1234 || r.Result != daemon.ResultOK {
+	if r := findRecord(t, e, "proxied.data"); r.Client != "192.0.2.50" || r.Port != 1234 || r.Result != transferlog.ResultOK {
 		t.Errorf("record %+v, want client 192.0.2.50 port 1234", r)
 	}
 	if err := sendOver(dialFrom(t, "127.0.0.1", e.addr()), "", "direct.data", "direct"); err != nil {
