@@ -406,7 +406,7 @@ func TestLoadErrors(t *testing.T) {
 		{
 			name: "unknown option in TENTACLE_EXT_OPTS",
 			file: "PANDORA_SERVER_PATH={storage}\n\nTENTACLE_EXT_OPTS='-x secret -j'\n",
-			want: "{env}:3: TENTACLE_EXT_OPTS: -j: unknown option; the options are -a -b -c -d -e -f -F -g -h -i -I -k -l -m -o -p -q -r -s -S -t -T -u -U -v -V -w -x -z",
+			want: "{env}:3: TENTACLE_EXT_OPTS: -j: unknown option; the options are -a -b -c -d -e -f -F -g -h -i -I -k -l -m -o -p -P -q -r -s -S -t -T -u -U -v -V -w -x -z",
 			as:   new(*options.UsageError),
 		},
 		{
