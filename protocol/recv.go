@@ -74,8 +74,9 @@ func (c *conn) handleMove(cmd Command) error {
 }
 
 // handleList sends the names in the directory the filters map a name to.
-// "." and ".." come first, as with the reference: a listing is never empty,
-// since Tentacle clients do not take a zero-byte transfer well.
+// "." and ".." come first: the reference lists them too (in directory
+// order), so that a listing is never empty, since Tentacle clients do not
+// take a zero-byte transfer well.
 func (c *conn) handleList(cmd Command) error {
 	s := c.srv
 	if !s.Insecure {
