@@ -6,7 +6,9 @@ import (
 	"io"
 	"net"
 	"os"
+	"os/user"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/coreos/go-systemd/v22/activation"
@@ -145,7 +147,24 @@ func (d *Daemon) start(id *privileges.Identity, stdout, stderr io.Writer) error 
 	if err := checkDirWritable(filepath.Dir(d.cfg.LogFile)); err != nil {
 		return logDirError(d.cfg.LogFile, id, err)
 	}
+	if id == nil {
+		d.noteUserNotApplied()
+	}
 	return nil
+}
+
+// noteUserNotApplied says so when TENTACLE_USER names another user than the
+// one the daemon was started as: only a daemon started as root switches
+// users, and under systemd the unit's User= decides. An administrator who
+// set it would otherwise not know why it has no effect.
+func (d *Daemon) noteUserNotApplied() {
+	name := strconv.Itoa(os.Getuid())
+	if u, err := user.Current(); err == nil {
+		name = u.Username
+	}
+	if d.cfg.User != name {
+		d.logf(protocol.LevelNotice, "TENTACLE_USER=%s is not applied: the daemon was started as %s, not as root (under systemd, the unit's User= decides; see tentacle_serverd(8))", d.cfg.User, name)
+	}
 }
 
 // openRecords opens the transfer log while root still can, and hands it to
