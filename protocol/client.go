@@ -166,23 +166,66 @@ func (c *Client) Send(name string, r io.Reader, size int64) error {
 // The archive is built in a temporary file first: its size goes on the wire
 // before its bytes.
 func (c *Client) ZSend(name string, r io.Reader) error {
+	a, err := NewArchive(name, r)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	return c.SendArchive(a)
+}
+
+// Archive is a one-member ZIP archive of a file, built in a temporary file
+// ahead of a ZSEND: the protocol puts the archive's size on the wire before
+// its bytes, and a caller that reports what it sends (as the reference
+// client's -v does) needs that size before the upload starts.
+type Archive struct {
+	name string
+	f    tempArchive
+	size int64
+}
+
+// NewArchive compresses r into a temporary archive whose member is name.
+// Close removes it.
+func NewArchive(name string, r io.Reader) (*Archive, error) {
 	f, err := os.CreateTemp("", tempPrefix+"zsend-*")
 	if err != nil {
-		return fmt.Errorf("zsend %q: %w", name, err)
+		return nil, fmt.Errorf("zsend %q: %w", name, err)
 	}
-	archive := tempArchive{f}
-	defer archive.Close()
+	a := &Archive{name: name, f: tempArchive{f}}
 	if err := writeZip(f, r, name, time.Now()); err != nil {
-		return fmt.Errorf("zsend %q: %w", name, err)
+		a.Close()
+		return nil, fmt.Errorf("zsend %q: %w", name, err)
 	}
-	size, err := f.Seek(0, io.SeekCurrent)
-	if err == nil {
-		_, err = f.Seek(0, io.SeekStart)
+	if a.size, err = a.f.size(); err != nil {
+		a.Close()
+		return nil, fmt.Errorf("zsend %q: %w", name, err)
 	}
+	return a, nil
+}
+
+// Size is the archive's length in bytes: what ZSEND announces.
+func (a *Archive) Size() int64 { return a.size }
+
+// Sent is how many of the archive's bytes have been read for sending so
+// far. It may be called from another goroutine while SendArchive runs, so
+// that a progress display can watch the upload without sitting in its way.
+func (a *Archive) Sent() int64 {
+	n, err := a.f.Seek(0, io.SeekCurrent)
 	if err != nil {
-		return fmt.Errorf("zsend %q: %w", name, err)
+		return 0
 	}
-	return c.upload(VerbZSend, name, f, size)
+	return n
+}
+
+// Close removes the temporary archive.
+func (a *Archive) Close() error { return a.f.Close() }
+
+// SendArchive uploads a with ZSEND under the name it was built with.
+func (c *Client) SendArchive(a *Archive) error {
+	if _, err := a.f.Seek(0, io.SeekStart); err != nil {
+		return fmt.Errorf("zsend %q: %w", a.name, err)
+	}
+	return c.upload(VerbZSend, a.name, a.f.File, a.size)
 }
 
 func (c *Client) upload(verb, name string, r io.Reader, size int64) error {
@@ -192,7 +235,7 @@ func (c *Client) upload(verb, name string, r io.Reader, size int64) error {
 	if err := c.expect(verb, verb+" OK"); err != nil {
 		return err
 	}
-	if _, err := copyN(c.conn, r, size); err != nil {
+	if _, err := c.copyOut(r, size); err != nil {
 		if err == io.EOF {
 			err = fmt.Errorf("source ended before %d bytes", size)
 		}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"path"
 	"runtime/debug"
 	"strings"
@@ -361,4 +362,47 @@ func (d *deadlineConn) Write(p []byte) (int, error) {
 		d.Conn.SetWriteDeadline(time.Now().Add(d.timeout))
 	}
 	return d.Conn.Write(p)
+}
+
+// sendfileChunk is how much the kernel is asked to move before the write
+// deadline is pushed on again: the size of one write on the copying path,
+// so that a slow link is held to the same pace (a chunk per timeout) and a
+// peer that stops reading is dropped after the timeout, however large the
+// file.
+const sendfileChunk = copyBufferSize
+
+// copyOut sends exactly n bytes of r to the server. When r is a plain file
+// and the connection a plain TCP one (no TLS), the kernel moves the bytes
+// (sendfile(2) on Linux) instead of copying them through user space; the
+// file's offset advances as it goes, which is what a progress display may
+// watch. Otherwise it copies with a pooled buffer.
+func (c *Client) copyOut(r io.Reader, n int64) (int64, error) {
+	f, isFile := r.(*os.File)
+	dc, isPlain := c.conn.(*deadlineConn)
+	if !isFile || !isPlain {
+		return copyN(c.conn, r, n)
+	}
+	tcp, ok := dc.Conn.(*net.TCPConn)
+	if !ok {
+		return copyN(c.conn, r, n)
+	}
+	var written int64
+	for written < n {
+		chunk := min(n-written, sendfileChunk)
+		if dc.timeout > 0 {
+			tcp.SetWriteDeadline(time.Now().Add(dc.timeout))
+		}
+		// TCPConn.ReadFrom takes an *io.LimitedReader of an *os.File as
+		// the sendfile case, and falls back to copying on its own when
+		// the kernel cannot.
+		m, err := tcp.ReadFrom(&io.LimitedReader{R: f, N: chunk})
+		written += m
+		if err != nil {
+			return written, err
+		}
+		if m < chunk {
+			return written, io.EOF // the file is shorter than announced
+		}
+	}
+	return written, nil
 }
