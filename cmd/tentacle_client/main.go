@@ -41,6 +41,8 @@ type session struct {
 	// progress is on when stderr is a terminal: agents read their client's
 	// output, so nothing but the reference's lines may go to a pipe.
 	progress bool
+	// width is the terminal's width, asked at each redraw of the bar.
+	width func() int
 }
 
 // logf prints a -v line.
@@ -77,6 +79,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	s.o = o
 	s.progress = isTerminal(os.Stderr)
+	s.width = terminalWidth(os.Stderr)
 
 	// Every file is checked before the first byte goes out, so that a typo
 	// in the last name does not leave the others half done.
@@ -175,18 +178,26 @@ func (s *session) put(c *protocol.Client, path string) error {
 		return fmt.Errorf("cannot open file '%s' for reading: %w", path, err)
 	}
 	name := filepath.Base(path)
-	var body io.Reader = f
-	bar := s.bar(name, st.Size())
-	if bar != nil {
-		body = bar.reader(f)
-		defer bar.done()
-	}
+	// The file goes to the client as it is, an *os.File, so that on a
+	// plain connection the kernel sends it (sendfile); the progress bar
+	// watches the file's offset from its own goroutine instead of sitting
+	// between the file and the socket.
 	if s.o.Compress {
-		s.logf("Request to send file '%s' size %db (compressed)", name, st.Size())
-		err = c.ZSend(name, body)
+		a, err := protocol.NewArchive(name, f)
+		if err != nil {
+			return err
+		}
+		defer a.Close()
+		// The reference announces the size on the wire: the archive's.
+		s.logf("Request to send file '%s' size %db (compressed)", name, a.Size())
+		bar := s.bar(name, a.Size(), a.Sent)
+		err = c.SendArchive(a)
+		bar.done(err == nil)
 	} else {
 		s.logf("Request to send file '%s' size %db", name, st.Size())
-		err = c.Send(name, body, st.Size())
+		bar := s.bar(name, st.Size(), fileOffset(f))
+		err = c.Send(name, f, st.Size())
+		bar.done(err == nil)
 	}
 	if err != nil {
 		return err
@@ -212,16 +223,13 @@ func (s *session) get(c *protocol.Client, name string) error {
 	}
 	defer os.Remove(tmp.Name())
 	defer tmp.Close()
-	var w io.Writer = tmp
-	if bar := s.bar(target, -1); bar != nil {
-		w = bar.writer(tmp)
-		defer bar.done()
-	}
+	bar := s.bar(target, -1, fileOffset(tmp))
 	if s.o.Compress {
-		_, err = c.ZRecv(name, w)
+		_, err = c.ZRecv(name, tmp)
 	} else {
-		_, err = c.Recv(name, w)
+		_, err = c.Recv(name, tmp)
 	}
+	bar.done(err == nil)
 	if err != nil {
 		return err
 	}

@@ -182,13 +182,29 @@ func TestGet(t *testing.T) {
 	}
 }
 
+// TestCompressedSend checks that -z stores the file and that -v, like the
+// reference, logs the size it announces on the wire: the archive's.
 func TestCompressedSend(t *testing.T) {
 	s := startServer(t, nil)
 	local := t.TempDir()
 	body := strings.Repeat("compressible ", 5000)
 	writeFiles(t, local, map[string]string{"c.data": body})
-	if code, out, errOut := client(t, "-v", "-z", "-p", s.port, filepath.Join(local, "c.data")); code != 0 || !strings.Contains(out, "(compressed)") {
+	a, err := protocol.NewArchive("c.data", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	archiveSize := a.Size()
+	a.Close()
+	if archiveSize >= int64(len(body)) {
+		t.Fatalf("archive of %d bytes for %d compressible ones", archiveSize, len(body))
+	}
+	code, out, errOut := client(t, "-v", "-z", "-p", s.port, filepath.Join(local, "c.data"))
+	if code != 0 {
 		t.Fatalf("exit %d %q %q", code, out, errOut)
+	}
+	want := "[log] Request to send file 'c.data' size " + strconv.FormatInt(archiveSize, 10) + "b (compressed)\n"
+	if !strings.Contains(out, want) {
+		t.Errorf("stdout %q, want the line %q", out, want)
 	}
 	if got, _ := os.ReadFile(filepath.Join(s.dir, "c.data")); string(got) != body {
 		t.Fatalf("stored %d bytes", len(got))
