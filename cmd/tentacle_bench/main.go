@@ -46,6 +46,7 @@ type config struct {
 	maxConns     int
 	timeout      int
 	tests        map[string]bool
+	clientBins   []string
 	output       string
 	cpuProfile   string
 	verbose      bool
@@ -84,7 +85,8 @@ func parseFlags(args []string) (*config, error) {
 	fs.DurationVar(&cfg.idleHold, "idle-hold", 2*time.Second, "how long the idle connections are held before the server's RSS is read")
 	fs.IntVar(&cfg.maxConns, "c", 1100, "server's -c, maximum connections (must exceed -idle)")
 	fs.IntVar(&cfg.timeout, "t", 120, "server's -t, timeout in seconds (must outlast the idle phase)")
-	tests := fs.String("tests", "small,big,idle,stalled", "tests to run, comma separated: small, big, idle, stalled, haproxy (small files through HAProxy and direct; needs the Debian package haproxy)")
+	tests := fs.String("tests", "small,big,idle,stalled", "tests to run, comma separated: small, big, idle, stalled, haproxy (small files through HAProxy and direct; needs the Debian package haproxy), client (a -size file sent by each -client binary, against a raw sendfile)")
+	clientBins := fs.String("client", "bin/tentacle_client", "client binaries of the client test, comma separated (to compare builds in one run)")
 	fs.StringVar(&cfg.output, "o", "", "also write the report to this file")
 	fs.StringVar(&cfg.cpuProfile, "cpuprofile", "", "write a CPU profile of the bench to this file (with -inprocess it covers the server)")
 	fs.BoolVar(&cfg.verbose, "v", false, "more progress on standard error")
@@ -101,11 +103,16 @@ func parseFlags(args []string) (*config, error) {
 		}
 		cfg.clients = append(cfg.clients, n)
 	}
+	for b := range strings.SplitSeq(*clientBins, ",") {
+		if b = strings.TrimSpace(b); b != "" {
+			cfg.clientBins = append(cfg.clientBins, b)
+		}
+	}
 	cfg.tests = make(map[string]bool)
 	for t := range strings.SplitSeq(*tests, ",") {
 		t = strings.TrimSpace(t)
 		switch t {
-		case "small", "big", "idle", "stalled", "haproxy":
+		case "small", "big", "idle", "stalled", "haproxy", "client":
 			cfg.tests[t] = true
 		case "":
 		default:
@@ -213,6 +220,12 @@ func run(cfg *config) error {
 		rep.haproxy, err = runHAProxyTest(ctx, cfg, work)
 		if err != nil {
 			return fmt.Errorf("haproxy: %w", err)
+		}
+	}
+	if cfg.tests["client"] && ctx.Err() == nil {
+		rep.client, err = runClientTest(ctx, cfg, work)
+		if err != nil {
+			return fmt.Errorf("client send: %w", err)
 		}
 	}
 	if ctx.Err() != nil {

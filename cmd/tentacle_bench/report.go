@@ -27,6 +27,7 @@ type report struct {
 	idle       *idleResult
 	stalled    *stalledResult
 	haproxy    *haproxyResult
+	client     *clientResult
 }
 
 // summaryLine is one row of the summary table.
@@ -111,6 +112,9 @@ func (r *report) write(w io.Writer) {
 	}
 	if r.haproxy != nil {
 		r.writeHAProxy(w)
+	}
+	if r.client != nil {
+		r.writeClient(w)
 	}
 }
 
