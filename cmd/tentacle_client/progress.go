@@ -81,30 +81,34 @@ func (b *progressBar) run() {
 	defer close(b.stopped)
 	t := time.NewTicker(redrawInterval)
 	defer t.Stop()
-	b.draw(b.pos(), time.Since(b.start))
+	b.draw(b.pos(), time.Since(b.start), false)
 	for {
 		select {
 		case <-b.stop:
 			return
 		case <-t.C:
-			b.draw(b.pos(), time.Since(b.start))
+			b.draw(b.pos(), time.Since(b.start), false)
 		}
 	}
 }
 
-// draw writes the line for done bytes after elapsed. A download of unknown
-// size is drawn only once it passes the threshold.
-func (b *progressBar) draw(done int64, elapsed time.Duration) {
+// draw writes the line for done bytes after elapsed; final is the last
+// draw, once the transfer is over. A download of unknown size is drawn
+// only once it passes the threshold.
+func (b *progressBar) draw(done int64, elapsed time.Duration, final bool) {
 	if b.total < 0 && done < progressThreshold {
 		return
 	}
 	b.drawn = true
-	fmt.Fprint(b.out, "\r"+b.line(done, elapsed, b.width())+"\x1b[K")
+	fmt.Fprint(b.out, "\r"+b.line(done, elapsed, b.width(), final)+"\x1b[K")
 }
 
 // line lays out "name [=====>    ]  42%  1.2 GiB/2.8 GiB  98.4 MiB/s  ETA 0:17"
-// in width columns, giving the bar what the rest leaves.
-func (b *progressBar) line(done int64, elapsed time.Duration, width int) string {
+// in width columns, giving the bar what the rest leaves. Once every byte
+// is out but the transfer is not over, the server is storing the file
+// (fsync) before its final answer, which can take seconds for a large
+// one: the ETA says so instead of a frozen 0:00.
+func (b *progressBar) line(done int64, elapsed time.Duration, width int, final bool) string {
 	secs := elapsed.Seconds()
 	rate := 0.0
 	if secs > 0 {
@@ -117,16 +121,19 @@ func (b *progressBar) line(done int64, elapsed time.Duration, width int) string 
 	if b.total < 0 {
 		return fmt.Sprintf("%s  %s  %s/s", name, binarySize(done), binarySize(int64(rate)))
 	}
-	eta := "--:--"
-	if rate > 0 {
-		eta = clock(time.Duration(float64(b.total-done) / rate * float64(time.Second)))
+	eta := "ETA --:--"
+	switch {
+	case done >= b.total && !final:
+		eta = "storing"
+	case rate > 0:
+		eta = "ETA " + clock(time.Duration(float64(b.total-done)/rate*float64(time.Second)))
 	}
 	pct := 100
 	if b.total > 0 {
 		pct = int(done * 100 / b.total)
 	}
 	// Fixed widths keep the bar from changing length as the figures do.
-	right := fmt.Sprintf(" %3d%% %10s/%s %10s/s  ETA %-7s", pct, binarySize(done), binarySize(b.total), binarySize(int64(rate)), eta)
+	right := fmt.Sprintf(" %3d%% %10s/%s %10s/s  %-11s", pct, binarySize(done), binarySize(b.total), binarySize(int64(rate)), eta)
 	// The last column stays free: writing into it wraps some terminals.
 	room := width - 1 - len(name) - len(right) - 3
 	if room < 10 {
@@ -156,7 +163,7 @@ func (b *progressBar) done(ok bool) {
 	if ok && b.total >= 0 {
 		done = b.total
 	}
-	b.draw(done, elapsed)
+	b.draw(done, elapsed, true)
 	if !b.drawn {
 		return
 	}

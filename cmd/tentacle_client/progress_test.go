@@ -67,22 +67,25 @@ func TestProgressLine(t *testing.T) {
 		done    int64
 		elapsed time.Duration
 		width   int
+		final   bool
 		want    string
 	}{
-		{"half way", 1 << 30, 512 << 20, 4 * time.Second, 80,
+		{"half way", 1 << 30, 512 << 20, 4 * time.Second, 80, false,
 			"huge.data [========>        ]  50%  512.0 MiB/1.0 GiB  128.0 MiB/s  ETA 0:04   "},
-		{"not started", 1 << 30, 0, 0, 80,
+		{"not started", 1 << 30, 0, 0, 80, false,
 			"huge.data [>                ]   0%        0 B/1.0 GiB        0 B/s  ETA --:--  "},
-		{"too narrow for a bar", 1 << 30, 512 << 20, 4 * time.Second, 60,
+		{"too narrow for a bar", 1 << 30, 512 << 20, 4 * time.Second, 60, false,
 			"huge.data  50%  512.0 MiB/1.0 GiB  128.0 MiB/s  ETA 0:04"},
-		{"wide", 3 << 30, 3 << 30, 90 * time.Minute, 100,
+		{"all sent, the server storing", 1 << 30, 1 << 30, 8 * time.Second, 80, false,
+			"huge.data [=================] 100%    1.0 GiB/1.0 GiB  128.0 MiB/s  storing    "},
+		{"wide, over", 3 << 30, 3 << 30, 90 * time.Minute, 100, true,
 			"huge.data [=====================================] 100%    3.0 GiB/3.0 GiB  582.5 KiB/s  ETA 0:00   "},
-		{"unknown size", -1, 5 << 20, time.Second, 80, "huge.data  5.0 MiB  5.0 MiB/s"},
+		{"unknown size", -1, 5 << 20, time.Second, 80, false, "huge.data  5.0 MiB  5.0 MiB/s"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			b := &progressBar{name: "huge.data", total: tt.total}
-			got := b.line(tt.done, tt.elapsed, tt.width)
+			got := b.line(tt.done, tt.elapsed, tt.width, tt.final)
 			if got != tt.want {
 				t.Errorf("line\n got %q\nwant %q", got, tt.want)
 			}
