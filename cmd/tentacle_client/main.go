@@ -183,7 +183,11 @@ func (s *session) put(c *protocol.Client, path string) error {
 	// watches the file's offset from its own goroutine instead of sitting
 	// between the file and the socket.
 	if s.o.Compress {
+		// Deflating a large file takes longer than sending it: it gets
+		// a bar of its own, over the file read so far.
+		zbar := s.bar(name+" (compressing)", st.Size(), fileOffset(f))
 		a, err := protocol.NewArchive(name, f)
+		zbar.done(err == nil)
 		if err != nil {
 			return err
 		}
