@@ -186,7 +186,8 @@ func (s *session) put(c *protocol.Client, path string) error {
 		// Deflating a large file takes longer than sending it: it gets
 		// a bar of its own, over the file read so far.
 		zbar := s.bar(name+" (compressing)", st.Size(), fileOffset(f))
-		a, err := protocol.NewArchive(name, f)
+		var a *protocol.Archive
+		a, err = protocol.NewArchive(name, f)
 		zbar.done(err == nil)
 		if err != nil {
 			return err

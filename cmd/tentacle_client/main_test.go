@@ -209,6 +209,11 @@ func TestCompressedSend(t *testing.T) {
 	if got, _ := os.ReadFile(filepath.Join(s.dir, "c.data")); string(got) != body {
 		t.Fatalf("stored %d bytes", len(got))
 	}
+	// A refusal of the archive is a failure, like a refused SEND.
+	code, out, errOut = client(t, "-v", "-z", "-p", s.port, filepath.Join(local, "c.data"))
+	if code != 1 || !strings.Contains(errOut, "ZSEND ERR (file already exists)") || strings.Contains(out, "File sent") {
+		t.Errorf("a refused -z upload: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
 }
 
 // TestTLSOptions checks -c, -e/-k and -f against servers with and without
