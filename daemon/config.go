@@ -85,6 +85,14 @@ type Config struct {
 	// before cutting them (TENTACLE_SHUTDOWN_TIMEOUT); zero cuts them at
 	// once.
 	ShutdownTimeout time.Duration
+	// MonitorInterval is how often, in seconds, the daemon writes its own
+	// health as a Pandora agent data file into the storage directory
+	// (TENTACLE_MONITOR_INTERVAL); zero writes none.
+	MonitorInterval int
+	// MonitorAgent is the agent name of that report
+	// (TENTACLE_MONITOR_AGENT); by default, when the report is on, the
+	// host name followed by -tentacle.
+	MonitorAgent string
 	// ServerArgs is the tentacle_server argument list built from the
 	// variables, in the order -s -p -a -U -F, then TENTACLE_EXT_OPTS (or
 	// the default filters), so that the options in TENTACLE_EXT_OPTS come

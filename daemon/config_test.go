@@ -115,6 +115,8 @@ TENTACLE_LOG_MAX_BACKUPS=0
 TENTACLE_LOG_MAX_AGE=7
 TENTACLE_LOG_COMPRESS=Off
 TENTACLE_SHUTDOWN_TIMEOUT=0
+TENTACLE_MONITOR_INTERVAL=300
+TENTACLE_MONITOR_AGENT=spool-é
 `)
 	if err != nil {
 		t.Fatal(err)
@@ -132,6 +134,8 @@ TENTACLE_SHUTDOWN_TIMEOUT=0
 		LogMaxAgeDays:   7,
 		LogCompress:     false,
 		ShutdownTimeout: 0,
+		MonitorInterval: 300,
+		MonitorAgent:    "spool-é",
 		ServerArgs: []string{"-s", f.storage, "-p", "5000", "-a", "127.0.0.1, ::1", "-U", "nobody",
 			"-v", "-x", "my pass", "-i", `.*\.conf:conf`},
 	}
@@ -314,6 +318,23 @@ func TestLoadErrors(t *testing.T) {
 				"{env}:2: TENTACLE_PORTS: unknown setting (did you mean TENTACLE_PORT?); the settings are " + strings.Join(configKeys, ", ") + "\n" +
 				`{env}:3: TENTACLE_PORT "x": must be a port number 1..65535` + "\n" +
 				`environment: TENTACLE_LOG_MAX_AGE "old": must be a number of days from 0 (keep whatever the age) to 36500`,
+		},
+		{
+			name: "monitor settings",
+			file: "TENTACLE_MONITOR_INTERVAL=5m\nTENTACLE_MONITOR_AGENT=a/b\n",
+			want: `{env}:1: TENTACLE_MONITOR_INTERVAL "5m": must be a number of seconds from 1 to 86400 (unset: no report)` + "\n" +
+				`{env}:2: TENTACLE_MONITOR_AGENT "a/b": must be an agent name fit for a file name: invalid file name: character '/' is not allowed`,
+		},
+		{
+			name:    "monitor interval zero",
+			file:    "PANDORA_SERVER_PATH={storage}\n",
+			environ: []string{"TENTACLE_MONITOR_INTERVAL=0"},
+			want:    `environment: TENTACLE_MONITOR_INTERVAL "0": must be a number of seconds from 1 to 86400 (unset: no report)`,
+		},
+		{
+			name: "hidden monitor agent",
+			file: "TENTACLE_MONITOR_AGENT=.x\n",
+			want: `{env}:1: TENTACLE_MONITOR_AGENT ".x": must be an agent name not starting with .`,
 		},
 		{
 			name: "log backups",

@@ -10,9 +10,24 @@ import (
 
 // counters keep the totals shown in systemd's STATUS= line, so that
 // `systemctl status tentacle_serverd` answers "is it receiving" at a glance.
+// They are the one source of truth: the self-report (monitor.go) reads the
+// same values, so that the two never disagree.
 type counters struct {
 	received, sent, refused, failed, reloads atomic.Int64
 	bytesIn, bytesOut                        atomic.Int64
+	// connsActive and connsTotal count the connections being served and
+	// accepted since start, from protocol.Server's OnConnection.
+	connsActive, connsTotal atomic.Int64
+}
+
+// connection counts a connection accepted (open) or ended.
+func (c *counters) connection(open bool) {
+	if open {
+		c.connsActive.Add(1)
+		c.connsTotal.Add(1)
+		return
+	}
+	c.connsActive.Add(-1)
 }
 
 // add counts a finished transfer.
@@ -36,6 +51,6 @@ func (c *counters) reloaded() { c.reloads.Add(1) }
 
 // String is the status line.
 func (c *counters) String() string {
-	return fmt.Sprintf("%d files received (%d bytes), %d sent (%d bytes), %d refused, %d failed, %d reloads",
-		c.received.Load(), c.bytesIn.Load(), c.sent.Load(), c.bytesOut.Load(), c.refused.Load(), c.failed.Load(), c.reloads.Load())
+	return fmt.Sprintf("%d files received (%d bytes), %d sent (%d bytes), %d refused, %d failed, %d reloads, %d connections",
+		c.received.Load(), c.bytesIn.Load(), c.sent.Load(), c.bytesOut.Load(), c.refused.Load(), c.failed.Load(), c.reloads.Load(), c.connsActive.Load())
 }

@@ -33,12 +33,22 @@ type Daemon struct {
 	gens       *handover.Generations
 	counters   counters
 	notify     notifier
+	version    string // the report's agent version
+
+	// The self-report's loop (monitor.go): monitorWake makes it read
+	// its settings again after a reload, monitorStop ends it and
+	// monitorDone says it ended. spoolBounded and reportFailing are
+	// its own, so that it logs changes only.
+	monitorWake                 chan struct{}
+	monitorStop, monitorDone    chan struct{}
+	spoolBounded, reportFailing bool
 }
 
 // wire connects a server to the daemon's storage, records and counters.
 func (d *Daemon) wire(srv *protocol.Server, cfg *Config) *protocol.Server {
 	srv.Storage = d.instance.Storage
 	storageDir := cfg.Server.Directory
+	srv.OnConnection = d.counters.connection
 	srv.OnTransfer = func(t protocol.Transfer) {
 		d.counters.add(t)
 		d.mu.Lock()
@@ -121,6 +131,7 @@ func (d *Daemon) reload() error {
 		}
 	}()
 	d.counters.reloaded()
+	d.wakeMonitor()
 	d.logf(protocol.LevelNotice, "Configuration reloaded")
 	return nil
 }
@@ -174,6 +185,12 @@ func (d *Daemon) stop() error {
 	err := d.gens.Shutdown(ctx)
 	if err != nil {
 		d.logf(protocol.LevelError, "transfers still running after %v were cut", grace)
+	}
+	// The report writes into the storage: it ends before the storage
+	// closes.
+	if d.monitorStop != nil {
+		close(d.monitorStop)
+		<-d.monitorDone
 	}
 	d.instance.Close()
 	d.mu.Lock()

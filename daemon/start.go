@@ -33,6 +33,8 @@ type Options struct {
 	// Stdout and Stderr receive the messages, unless the options name a
 	// log file (-l) or the daemon is Detached.
 	Stdout, Stderr io.Writer
+	// Version is the daemon's version, given in its self-report.
+	Version string
 	// Detached is a daemon put in the background by an init script, with
 	// no terminal and no journal: without -l, its messages go to
 	// tentacle_serverd.log beside the transfer log, rotated alike.
@@ -48,7 +50,7 @@ func Start(o Options) (*Daemon, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &Daemon{envFile: o.EnvFile, required: o.Required, environ: withoutFileEcho(o.Environ, cfg.EnvFile), cfg: cfg}
+	d := &Daemon{envFile: o.EnvFile, required: o.Required, environ: withoutFileEcho(o.Environ, cfg.EnvFile), cfg: cfg, version: o.Version}
 	id, err := serviceUser(cfg)
 	if err != nil {
 		return nil, err
@@ -191,6 +193,9 @@ func (d *Daemon) serve() {
 	for _, l := range d.instance.Listeners {
 		d.logf(protocol.LevelNotice, "%s", setup.ListeningMessage(l.Addr()))
 	}
+	d.monitorWake = make(chan struct{}, 1)
+	d.monitorStop, d.monitorDone = make(chan struct{}), make(chan struct{})
+	go d.monitorLoop()
 	d.notify.Ready()
 	d.notify.Status(d.status())
 }

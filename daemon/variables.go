@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"tentacle/envfile"
+	"tentacle/protocol"
 )
 
 // The variables the daemon reads.
@@ -27,6 +28,8 @@ const (
 	keyLogMaxAge       = "TENTACLE_LOG_MAX_AGE"
 	keyLogCompress     = "TENTACLE_LOG_COMPRESS"
 	keyShutdownTimeout = "TENTACLE_SHUTDOWN_TIMEOUT"
+	keyMonitorInterval = "TENTACLE_MONITOR_INTERVAL"
+	keyMonitorAgent    = "TENTACLE_MONITOR_AGENT"
 )
 
 // configKeys lists the variables in the order they are checked and
@@ -34,7 +37,7 @@ const (
 var configKeys = []string{
 	keyStoragePath, keyPort, keyAddr, keyUser, keyConfigFile, keyExtOpts,
 	keyLogFile, keyLogMaxSize, keyLogMaxBackups, keyLogMaxAge, keyLogCompress,
-	keyShutdownTimeout,
+	keyShutdownTimeout, keyMonitorInterval, keyMonitorAgent,
 }
 
 // legacyKeys are variables of Pandora's init script that may be copied into
@@ -202,7 +205,37 @@ func (l *cfgLoader) variables(c *Config) map[byte]bool {
 	var seconds int
 	l.intVar(keyShutdownTimeout, &seconds, int(DefaultShutdownTimeout/time.Second), 0, 3600, "must be a number of seconds from 0 (stop at once) to 3600")
 	c.ShutdownTimeout = time.Duration(seconds) * time.Second
+	l.monitor(c)
 	return ext
+}
+
+// monitor reads the self-report's settings. The agent name is checked
+// even while the report is off, so that a typo shows before it is turned
+// on; the host name default is only looked up when the report is on.
+func (l *cfgLoader) monitor(c *Config) {
+	l.intVar(keyMonitorInterval, &c.MonitorInterval, 0, 1, maxMonitorInterval, fmt.Sprintf("must be a number of seconds from 1 to %d (unset: no report)", maxMonitorInterval))
+	if v := l.get(keyMonitorAgent); v.set {
+		if reason := checkAgentName(v.value); reason != "" {
+			l.fail(v.fail(reason))
+			return
+		}
+		c.MonitorAgent = v.value
+	} else if c.MonitorInterval > 0 {
+		c.MonitorAgent = defaultMonitorAgent()
+	}
+}
+
+// checkAgentName refuses an agent name that cannot start a data file's
+// name: one that protocol.CheckName would refuse in an upload, or a hidden
+// one, which the Pandora data server would skip.
+func checkAgentName(name string) string {
+	if strings.HasPrefix(name, ".") {
+		return "must be an agent name not starting with ."
+	}
+	if err := protocol.CheckName(name+".0000000000.data", ""); err != nil {
+		return "must be an agent name fit for a file name: " + err.Error()
+	}
+	return ""
 }
 
 // intVar reads a whole-number variable into dst, or its default.

@@ -84,6 +84,13 @@ type Server struct {
 	// OnTransfer, when set, is called once for every transfer command at
 	// its end, success or failure, from the connection's goroutine.
 	OnTransfer func(Transfer)
+	// OnConnection, when set, is called with true when a connection is
+	// accepted and with false when it ends, so that a daemon can count the
+	// connections served at once and in all without the server keeping a
+	// counter it would not use. It runs on the accepting or the
+	// connection's goroutine, on every connection: keep it as cheap as an
+	// atomic add, and never block.
+	OnConnection func(open bool)
 	// TempDir holds the archives built for ZRECV; "" means os.TempDir().
 	TempDir string
 
@@ -240,6 +247,9 @@ func (s *Server) newConn(rw net.Conn) *conn {
 	if s.closed {
 		rw.Close()
 	}
+	if s.OnConnection != nil {
+		s.OnConnection(true)
+	}
 	return c
 }
 
@@ -255,6 +265,9 @@ func (s *Server) forgetConn(c *conn) {
 	delete(s.conns, c)
 	s.mu.Unlock()
 	s.releaseSlot()
+	if s.OnConnection != nil {
+		s.OnConnection(false)
+	}
 	s.connsLeft.Done()
 }
 

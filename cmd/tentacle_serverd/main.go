@@ -114,7 +114,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	reload, rotate, stop := notifySignals()
 	setup.RaiseProcs(os.Getenv("GOMAXPROCS"))
 	d, err := daemon.Start(daemon.Options{
-		EnvFile: path, Required: required, Environ: os.Environ(), Stdout: stdout, Stderr: stderr,
+		EnvFile: path, Required: required, Environ: os.Environ(), Stdout: stdout, Stderr: stderr, Version: version,
 		// Its standard streams lead to /dev/null: the daemon logs to a file.
 		Detached: detach.IsChild(os.Getenv),
 	})
