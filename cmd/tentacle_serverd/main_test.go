@@ -238,6 +238,8 @@ func TestStartErrors(t *testing.T) {
 		{"bad port", []string{"TENTACLE_PORT=41x"}, ":8: TENTACLE_PORT"},
 		{"bad ext opt", []string{"TENTACLE_EXT_OPTS='-Q'"}, "TENTACLE_EXT_OPTS"},
 		{"unknown key", []string{"TENTACLE_PROT=1"}, "TENTACLE_PROT"},
+		{"bad monitor interval", []string{"TENTACLE_MONITOR_INTERVAL=-5"}, `:8: TENTACLE_MONITOR_INTERVAL "-5"`},
+		{"bad monitor agent", []string{"TENTACLE_MONITOR_AGENT=a:b"}, `:8: TENTACLE_MONITOR_AGENT "a:b"`},
 		{"missing storage", []string{"PANDORA_SERVER_PATH=/nonexistent/spool"}, "PANDORA_SERVER_PATH"},
 		{"missing user", []string{"TENTACLE_USER=no-such-user-here"}, "no-such-user-here"},
 	}
