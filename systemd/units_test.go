@@ -45,6 +45,7 @@ var envKeys = []string{
 	"TENTACLE_CONFIG_FILE", "TENTACLE_EXT_OPTS", "TENTACLE_LOG_FILE",
 	"TENTACLE_LOG_MAX_SIZE", "TENTACLE_LOG_MAX_BACKUPS", "TENTACLE_LOG_MAX_AGE",
 	"TENTACLE_LOG_COMPRESS", "TENTACLE_SHUTDOWN_TIMEOUT",
+	"TENTACLE_MONITOR_INTERVAL", "TENTACLE_MONITOR_AGENT",
 }
 
 // confKeys are the keys of tentacle_server's -F file (options/server.go).
@@ -440,6 +441,12 @@ func TestEnvFileDefaults(t *testing.T) {
 	if len(all.Warnings) > 0 {
 		t.Errorf("with every line uncommented: warnings %q", all.Warnings)
 	}
+	// The self-report is off by default: its line shows a value to turn
+	// it on with (the file says so), which must be a valid one.
+	if all.MonitorInterval != 300 || all.MonitorAgent == "" {
+		t.Errorf("uncommented, the self-report is %d s as %q, want the example's 300 s as the host's agent", all.MonitorInterval, all.MonitorAgent)
+	}
+	all.MonitorInterval, all.MonitorAgent = shipped.MonitorInterval, shipped.MonitorAgent
 	if a, b := effective(shipped), effective(all); !reflect.DeepEqual(a, b) {
 		t.Errorf("uncommenting the defaults changes the settings:\nshipped     %+v\nuncommented %+v", a, b)
 	}
