@@ -93,6 +93,9 @@ type Config struct {
 	// (TENTACLE_MONITOR_AGENT); by default, when the report is on, the
 	// host name followed by -tentacle.
 	MonitorAgent string
+	// MetricsAddr is the host:port where Prometheus metrics are served
+	// (TENTACLE_METRICS_ADDR), "" for none.
+	MetricsAddr string
 	// ServerArgs is the tentacle_server argument list built from the
 	// variables, in the order -s -p -a -U -F, then TENTACLE_EXT_OPTS (or
 	// the default filters), so that the options in TENTACLE_EXT_OPTS come

@@ -117,6 +117,7 @@ TENTACLE_LOG_COMPRESS=Off
 TENTACLE_SHUTDOWN_TIMEOUT=0
 TENTACLE_MONITOR_INTERVAL=300
 TENTACLE_MONITOR_AGENT=spool-é
+TENTACLE_METRICS_ADDR=[::1]:9121
 `)
 	if err != nil {
 		t.Fatal(err)
@@ -136,6 +137,7 @@ TENTACLE_MONITOR_AGENT=spool-é
 		ShutdownTimeout: 0,
 		MonitorInterval: 300,
 		MonitorAgent:    "spool-é",
+		MetricsAddr:     "[::1]:9121",
 		ServerArgs: []string{"-s", f.storage, "-p", "5000", "-a", "127.0.0.1, ::1", "-U", "nobody",
 			"-v", "-x", "my pass", "-i", `.*\.conf:conf`},
 	}
@@ -330,6 +332,17 @@ func TestLoadErrors(t *testing.T) {
 			file:    "PANDORA_SERVER_PATH={storage}\n",
 			environ: []string{"TENTACLE_MONITOR_INTERVAL=0"},
 			want:    `environment: TENTACLE_MONITOR_INTERVAL "0": must be a number of seconds from 1 to 86400 (unset: no report)`,
+		},
+		{
+			name: "metrics address without a port",
+			file: "TENTACLE_METRICS_ADDR=localhost\n",
+			want: `{env}:1: TENTACLE_METRICS_ADDR "localhost": must be host:port, such as 127.0.0.1:9121 or [::1]:9121`,
+		},
+		{
+			name:    "metrics port out of range",
+			file:    "PANDORA_SERVER_PATH={storage}\n",
+			environ: []string{"TENTACLE_METRICS_ADDR=127.0.0.1:70000"},
+			want:    `environment: TENTACLE_METRICS_ADDR "127.0.0.1:70000": must be host:port, such as 127.0.0.1:9121 or [::1]:9121, with a port number 1..65535`,
 		},
 		{
 			name: "hidden monitor agent",

@@ -42,6 +42,11 @@ type Daemon struct {
 	monitorWake                 chan struct{}
 	monitorStop, monitorDone    chan struct{}
 	spoolBounded, reportFailing bool
+	spool                       spoolProbe
+
+	// metrics serves /metrics and /healthz (metrics.go); nil when
+	// TENTACLE_METRICS_ADDR is not set.
+	metrics *metricsServer
 }
 
 // wire connects a server to the daemon's storage, records and counters.
@@ -114,6 +119,7 @@ func (d *Daemon) reload() error {
 	// the sockets and storage really are.
 	cfg.Server.Directory = old.Server.Directory
 	cfg.User, cfg.Port, cfg.Addr, cfg.StoragePath = old.User, old.Port, old.Addr, old.StoragePath
+	cfg.MetricsAddr = old.MetricsAddr
 
 	d.mu.Lock()
 	previousRecords := d.records
@@ -150,6 +156,9 @@ func restartOnly(old, cur *Config) []string {
 	if old.User != cur.User {
 		changed = append(changed, "the user (TENTACLE_USER)")
 	}
+	if old.MetricsAddr != cur.MetricsAddr {
+		changed = append(changed, "the metrics address (TENTACLE_METRICS_ADDR)")
+	}
 	if old.Server.Directory != cur.Server.Directory {
 		changed = append(changed, "the storage directory (PANDORA_SERVER_PATH, -s)")
 	}
@@ -176,6 +185,9 @@ func (d *Daemon) rotateRecords() error {
 // period (TENTACLE_SHUTDOWN_TIMEOUT), and releases everything.
 func (d *Daemon) stop() error {
 	d.notify.Stopping()
+	if d.metrics != nil {
+		d.metrics.stopping.Store(true)
+	}
 	d.logf(protocol.LevelNotice, "Server going down")
 	d.mu.Lock()
 	grace := d.cfg.ShutdownTimeout
@@ -192,6 +204,7 @@ func (d *Daemon) stop() error {
 		close(d.monitorStop)
 		<-d.monitorDone
 	}
+	d.closeMetrics()
 	d.instance.Close()
 	d.mu.Lock()
 	d.records.Close()

@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"tentacle/protocol"
@@ -258,18 +259,14 @@ func (d *Daemon) writeReport() {
 	d.mu.Lock()
 	cfg := d.cfg
 	d.mu.Unlock()
-	now := time.Now()
-	r := monitorReport{Agent: cfg.MonitorAgent, Version: d.version, Interval: cfg.MonitorInterval, Now: now, Counters: &d.counters, FreeBytes: -1}
-	dir := cfg.Server.Directory
-	r.Spool, r.SpoolErr = scanSpool(dir, defaultSpoolScanLimit)
+	sample := d.spool.sample(cfg.Server.Directory, 0)
+	r := monitorReport{Agent: cfg.MonitorAgent, Version: d.version, Interval: cfg.MonitorInterval, Now: sample.At,
+		Counters: &d.counters, Spool: sample.Stats, SpoolErr: sample.Err, FreeBytes: sample.FreeBytes}
 	if r.Spool.Bounded != d.spoolBounded {
 		d.spoolBounded = r.Spool.Bounded
 		if r.Spool.Bounded {
 			d.logf(protocol.LevelNotice, "self-report: the storage directory holds more than the report counts (%d entries or %v); the spool modules give a lower bound", defaultSpoolScanLimit.Entries, defaultSpoolScanLimit.Time)
 		}
-	}
-	if free, err := diskFree(dir); err == nil {
-		r.FreeBytes = free
 	}
 	err := r.SpoolErr
 	if err == nil {
@@ -283,6 +280,40 @@ func (d *Daemon) writeReport() {
 		d.reportFailing = false
 		d.logf(protocol.LevelNotice, "self-report: written again")
 	}
+}
+
+// spoolProbe measures the spool for the report and the metrics, and keeps
+// the last measure: scrapes that come close together, or from several
+// scrapers, share one scan instead of each reading a large directory.
+type spoolProbe struct {
+	mu   sync.Mutex
+	last spoolSample
+}
+
+// spoolSample is one measure of the spool.
+type spoolSample struct {
+	At        time.Time
+	Stats     spoolStats
+	Err       error // the scan's; Stats is then empty
+	FreeBytes int64 // -1: unknown
+}
+
+// sample measures dir, or gives the last measure if it is younger than
+// maxAge. Callers wait for a scan under way rather than start another.
+func (p *spoolProbe) sample(dir string, maxAge time.Duration) spoolSample {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	now := time.Now()
+	if maxAge > 0 && !p.last.At.IsZero() && now.Sub(p.last.At) < maxAge {
+		return p.last
+	}
+	s := spoolSample{At: now, FreeBytes: -1}
+	s.Stats, s.Err = scanSpool(dir, defaultSpoolScanLimit)
+	if free, err := diskFree(dir); err == nil {
+		s.FreeBytes = free
+	}
+	p.last = s
+	return s
 }
 
 // storeReport renders r and stores it as <agent>.<unix seconds>.data.

@@ -137,7 +137,12 @@ func (d *Daemon) start(id *privileges.Identity, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
-	err = in.Start(setup.Startup{Identity: id, Activated: activated, AsRoot: d.openRecords})
+	err = in.Start(setup.Startup{Identity: id, Activated: activated, AsRoot: func(id *privileges.Identity) error {
+		if err := d.openRecords(id); err != nil {
+			return err
+		}
+		return d.listenMetrics()
+	}})
 	if _, ok := errors.AsType[*setup.StorageDirError](err); ok {
 		return fmt.Errorf("PANDORA_SERVER_PATH: %w", err)
 	}
@@ -196,12 +201,14 @@ func (d *Daemon) serve() {
 	d.monitorWake = make(chan struct{}, 1)
 	d.monitorStop, d.monitorDone = make(chan struct{}), make(chan struct{})
 	go d.monitorLoop()
+	d.serveMetrics()
 	d.notify.Ready()
 	d.notify.Status(d.status())
 }
 
 // release closes what a failed start opened.
 func (d *Daemon) release() {
+	d.closeMetrics()
 	if d.instance != nil {
 		d.instance.Close()
 	}

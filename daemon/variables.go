@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"net"
 	"slices"
 	"strconv"
 	"strings"
@@ -30,6 +31,7 @@ const (
 	keyShutdownTimeout = "TENTACLE_SHUTDOWN_TIMEOUT"
 	keyMonitorInterval = "TENTACLE_MONITOR_INTERVAL"
 	keyMonitorAgent    = "TENTACLE_MONITOR_AGENT"
+	keyMetricsAddr     = "TENTACLE_METRICS_ADDR"
 )
 
 // configKeys lists the variables in the order they are checked and
@@ -37,7 +39,7 @@ const (
 var configKeys = []string{
 	keyStoragePath, keyPort, keyAddr, keyUser, keyConfigFile, keyExtOpts,
 	keyLogFile, keyLogMaxSize, keyLogMaxBackups, keyLogMaxAge, keyLogCompress,
-	keyShutdownTimeout, keyMonitorInterval, keyMonitorAgent,
+	keyShutdownTimeout, keyMonitorInterval, keyMonitorAgent, keyMetricsAddr,
 }
 
 // legacyKeys are variables of Pandora's init script that may be copied into
@@ -206,7 +208,29 @@ func (l *cfgLoader) variables(c *Config) map[byte]bool {
 	l.intVar(keyShutdownTimeout, &seconds, int(DefaultShutdownTimeout/time.Second), 0, 3600, "must be a number of seconds from 0 (stop at once) to 3600")
 	c.ShutdownTimeout = time.Duration(seconds) * time.Second
 	l.monitor(c)
+	if v := l.get(keyMetricsAddr); v.set {
+		if reason := checkListenAddr(v.value); reason != "" {
+			l.fail(v.fail(reason))
+		} else {
+			c.MetricsAddr = v.value
+		}
+	}
 	return ext
+}
+
+// checkListenAddr refuses what net.Listen could not take as a TCP
+// host:port, so that the mistake shows at start and reload, not as a
+// failed bind.
+func checkListenAddr(s string) string {
+	const want = "must be host:port, such as 127.0.0.1:9121 or [::1]:9121"
+	host, port, err := net.SplitHostPort(s)
+	if err != nil || strings.ContainsAny(host, " /") {
+		return want
+	}
+	if _, ok := parseCfgInt(port, 1, 65535); !ok {
+		return want + ", with a port number 1..65535"
+	}
+	return ""
 }
 
 // monitor reads the self-report's settings. The agent name is checked

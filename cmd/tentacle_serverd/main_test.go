@@ -240,6 +240,7 @@ func TestStartErrors(t *testing.T) {
 		{"unknown key", []string{"TENTACLE_PROT=1"}, "TENTACLE_PROT"},
 		{"bad monitor interval", []string{"TENTACLE_MONITOR_INTERVAL=-5"}, `:8: TENTACLE_MONITOR_INTERVAL "-5"`},
 		{"bad monitor agent", []string{"TENTACLE_MONITOR_AGENT=a:b"}, `:8: TENTACLE_MONITOR_AGENT "a:b"`},
+		{"bad metrics address", []string{"TENTACLE_METRICS_ADDR=localhost"}, `:8: TENTACLE_METRICS_ADDR "localhost"`},
 		{"missing storage", []string{"PANDORA_SERVER_PATH=/nonexistent/spool"}, "PANDORA_SERVER_PATH"},
 		{"missing user", []string{"TENTACLE_USER=no-such-user-here"}, "no-such-user-here"},
 	}

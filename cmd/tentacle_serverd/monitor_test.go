@@ -103,11 +103,15 @@ func TestSelfReport(t *testing.T) {
 	}
 
 	lines := strings.Split(strings.TrimSpace(readEnv(t, e)), "\n")
-	e.write(append(lines, "TENTACLE_MONITOR_INTERVAL=soon")...)
+	bad := []string{"TENTACLE_MONITOR_INTERVAL=soon", "TENTACLE_MONITOR_AGENT=a/b", "TENTACLE_METRICS_ADDR=127.0.0.1:http"}
+	e.write(append(lines, bad...)...)
 	cmd.Process.Signal(syscall.SIGHUP)
 	testharness.WaitFor(t, "the refused reload", func() bool { return strings.Contains(out.String(), "reload refused") })
-	if want := fmt.Sprintf(`:%d: TENTACLE_MONITOR_INTERVAL "soon"`, len(lines)+1); !strings.Contains(out.String(), want) {
-		t.Errorf("reload refusal does not name %q:\n%s", want, out)
+	for i, b := range bad {
+		key, value, _ := strings.Cut(b, "=")
+		if want := fmt.Sprintf(`:%d: %s %q`, len(lines)+1+i, key, value); !strings.Contains(out.String(), want) {
+			t.Errorf("reload refusal does not name %q:\n%s", want, out)
+		}
 	}
 	before := len(reports(t, e.spool, "self&test"))
 	testharness.WaitFor(t, "reports after the refused reload", func() bool { return len(reports(t, e.spool, "self&test")) > before })
