@@ -117,7 +117,9 @@ type agentModule struct {
 // Module types, as Pandora names them. The counters since start are
 // generic_data_inc: Pandora stores and graphs their increase per second
 // (files per second received, say), which is what an operator watches,
-// rather than an ever-growing total. The current values (connections, spool) are generic_data,
+// rather than an ever-growing total; Pandora's documentation says a
+// negative difference resets the module, so the drop to zero a restart
+// causes is not graphed as a negative rate. The current values (connections, spool) are generic_data,
 // graphed as they are, and tentacle_up is generic_proc, which Pandora
 // shows as up or down and turns critical when it is 0 or missing.
 const (
