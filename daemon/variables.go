@@ -326,3 +326,8 @@ func checkUserName(s string) string {
 	}
 	return ""
 }
+
+// Variables returns the names of the variables the daemon reads, in the
+// order they are checked, so that a test can hold the documentation to
+// this table rather than to a copy of it.
+func Variables() []string { return slices.Clone(configKeys) }

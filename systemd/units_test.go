@@ -39,23 +39,11 @@ const (
 	manDir      = "../man"
 )
 
-// envKeys are the variables tentacle_serverd reads (daemon/variables.go).
-var envKeys = []string{
-	"PANDORA_SERVER_PATH", "TENTACLE_PORT", "TENTACLE_ADDR", "TENTACLE_USER",
-	"TENTACLE_CONFIG_FILE", "TENTACLE_EXT_OPTS", "TENTACLE_LOG_FILE",
-	"TENTACLE_LOG_MAX_SIZE", "TENTACLE_LOG_MAX_BACKUPS", "TENTACLE_LOG_MAX_AGE",
-	"TENTACLE_LOG_COMPRESS", "TENTACLE_SHUTDOWN_TIMEOUT",
-	"TENTACLE_MONITOR_INTERVAL", "TENTACLE_MONITOR_AGENT", "TENTACLE_METRICS_ADDR",
-}
+// envKeys are the variables tentacle_serverd reads, from its own table.
+var envKeys = daemon.Variables()
 
-// confKeys are the keys of tentacle_server's -F file (options/server.go).
-var confKeys = []string{
-	"addresses", "port", "directory", "max_size", "overwrite", "max_connections",
-	"timeout", "retries", "password", "ssl_cert", "ssl_key", "ssl_ca",
-	"ssl_password", "ssl_version", "ssl_cipher", "filters", "insecure",
-	"proxy_ip", "proxy_port", "daemon", "log_file", "verbose", "quiet",
-	"use_libwrap", "proxy_protocol_from", "block_size", "invalid_chars",
-}
+// confKeys are the keys of tentacle_server's -F file, from its own table.
+var confKeys = options.ServerConfigKeys()
 
 // pandoraFilters are the five filters Pandora FMS servers expect.
 var pandoraFilters = []string{
