@@ -533,7 +533,7 @@ func TestManPages(t *testing.T) {
 	pages := map[string][]string{
 		"tentacle_server.1": letters("abcdefFghiIklmopPqrsStTuUvVwxz"),
 		"tentacle_client.1": letters("abcefghkpqrtvwxyz"),
-		"tentacle_serverd.8": append([]string{`\-\-env\-file`, `\-\-pidfile`, `\-d`, `\-\-version`, `\-\-help`,
+		"tentacle_serverd.8": append([]string{`\-\-env\-file`, `\-\-pidfile`, `\-\-force`, `\-d`, `\-\-version`, `\-\-help`,
 			"install", "uninstall", "start", "stop", "restart", "status", "SIGHUP", "SIGUSR1", "SIGTERM"}, envKeys...),
 	}
 	for page, words := range pages {

@@ -11,7 +11,7 @@
 // Usage:
 //
 //	tentacle_serverd [--env-file PATH] [-d --pidfile PATH]
-//	tentacle_serverd install | uninstall | start | stop | restart | status
+//	tentacle_serverd install [--force] | uninstall | start | stop | restart | status
 //	tentacle_serverd --version | --help
 package main
 
@@ -21,6 +21,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 
 	"tentacle/daemon"
 	"tentacle/internal/detach"
@@ -47,7 +48,8 @@ Runs the Tentacle server as a system service, configured from
 --env-file) and the environment, which wins over the file.
 
 Commands (without one, the daemon runs in the foreground):
-  install     register the service with the system's service manager
+  install     register the service with the system's service manager; refused
+              when a packaged unit or init script exists, unless --force
   uninstall   remove that registration
   start, stop, restart, status
               ask the service manager (status exits 0 when running, 3 when not)
@@ -56,6 +58,7 @@ Options:
   --env-file PATH   read the configuration from PATH
   -d                run in the background; returns once serving (init scripts)
   --pidfile PATH    with -d: write the daemon's process ID to PATH
+  --force           with install: register even over a packaged service
   --version         print the version
   --help            print this help
 
@@ -72,21 +75,31 @@ func run(args []string, stdout, stderr io.Writer) int {
 	background := fs.Bool("d", false, "run in the background")
 	pidFile := fs.String("pidfile", "", "process ID file, with -d")
 	showVersion := fs.Bool("version", false, "print the version")
+	force := fs.Bool("force", false, "install even when a packaged unit or init script exists")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}
 		return 1
 	}
+	// "install --force" reads as naturally as "--force install", but the
+	// flag package stops at the command.
+	rest := fs.Args()
+	if i := slices.Index(rest, "--force"); i > 0 {
+		*force, rest = true, slices.Delete(slices.Clone(rest), i, i+1)
+	}
 	if *showVersion {
 		fmt.Fprintf(stdout, "tentacle_serverd %s\n", version)
 		return 0
 	}
-	if fs.NArg() > 1 {
-		return fail(stderr, "one command at most, got %q", fs.Args())
+	if len(rest) > 1 {
+		return fail(stderr, "one command at most, got %q", rest)
 	}
-	if fs.NArg() == 1 {
-		return manage(fs.Arg(0), stdout, stderr)
+	if len(rest) == 1 {
+		return manage(rest[0], *force, stdout, stderr)
+	}
+	if *force {
+		return fail(stderr, "--force goes with install")
 	}
 	if *pidFile != "" && !*background && !detach.IsChild(os.Getenv) {
 		return fail(stderr, "--pidfile goes with -d")

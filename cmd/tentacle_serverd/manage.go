@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 
@@ -24,7 +25,15 @@ func (noop) Stop(service.Service) error  { return nil }
 // through kardianos/service, for hosts without the packaged units: it writes
 // a systemd unit, an init script or a Windows service, whichever the host
 // uses. status follows LSB: 0 running, 3 stopped, 4 unknown.
-func manage(command string, stdout, stderr io.Writer) int {
+func manage(command string, force bool, stdout, stderr io.Writer) int {
+	if force && command != "install" {
+		return fail(stderr, "--force goes with install")
+	}
+	if command == "install" && !force {
+		if err := packagedService(packagedFiles); err != nil {
+			return fail(stderr, "install: %v", err)
+		}
+	}
 	s, err := service.New(noop{}, &service.Config{
 		Name:        serviceName,
 		DisplayName: "Tentacle server",
@@ -67,6 +76,33 @@ func manage(command string, stdout, stderr io.Writer) int {
 
 // initScript is where the package installs its init script.
 const initScript = "/etc/init.d/tentacle_serverd"
+
+// packagedFiles are where the .deb and .rpm (or an administrator) put the
+// units and the init script. install refuses when one exists: kardianos
+// would write a second, bare unit or init script beside it, without the
+// packaged one's sandbox, user or env file, and whichever the service
+// manager picked would run. A variable so that the tests can point it at
+// files of their own.
+var packagedFiles = []string{
+	"/lib/systemd/system/tentacle_serverd.service",
+	"/usr/lib/systemd/system/tentacle_serverd.service",
+	"/etc/systemd/system/tentacle_serverd.service",
+	initScript,
+}
+
+// packagedService returns an error naming the first of paths that exists:
+// the service is installed already, and systemctl or service manage it.
+func packagedService(paths []string) error {
+	for _, p := range paths {
+		if _, err := os.Lstat(p); err == nil {
+			return fmt.Errorf("%s exists: the service is installed already (by the package, or by an earlier install); "+
+				"manage it with systemctl or service, or give --force to register tentacle_serverd anyway", p)
+		} else if !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("checking for an installed service: %w", err)
+		}
+	}
+	return nil
+}
 
 // initScriptStatus asks the packaged init script, when there is one, and
 // passes its LSB status on; without one the service is not installed (3).
