@@ -77,6 +77,19 @@ func TestCheckerDecision(t *testing.T) {
 			want:  map[string]bool{"192.0.2.1": true},
 		},
 		{
+			// A client known only by its address has an unknown name, to
+			// libwrap as here: KNOWN lets nobody in, UNKNOWN takes all.
+			name:  "known only by address",
+			allow: text("tentacle_server : KNOWN\n"),
+			deny:  text("ALL : UNKNOWN\n"),
+			want:  map[string]bool{"192.0.2.1": false, "2001:db8::1": false},
+		},
+		{
+			name: "deny all but the unknown, who are every client",
+			deny: text("ALL : ALL EXCEPT UNKNOWN\n"),
+			want: map[string]bool{"192.0.2.1": true},
+		},
+		{
 			name:  "allow wins over deny",
 			allow: text("tentacle_server : 10.0.0.1 [2001:db8::1]\n"),
 			deny:  text("ALL : ALL\n"),

@@ -52,14 +52,19 @@
 // # Client patterns
 //
 //   - ALL applies to every client.
-//   - KNOWN applies to every client. libwrap requires both the address and
-//     the host name to be known; the address always is, and since names are
-//     never looked up here the address alone decides.
-//   - UNKNOWN and PARANOID never apply. Both describe the outcome of a
-//     reverse name lookup (no name, or a name that does not map back to the
-//     address), and no lookup is made.
-//   - LOCAL never applies: it asks whether the host name has no dot, and
-//     the name is not known.
+//   - Every client is one whose host name is unknown, since names are
+//     never looked up: libwrap then holds the name as the string "unknown",
+//     just as when a reverse lookup finds no name. So, as libwrap
+//     documents and does for such a client:
+//   - UNKNOWN applies to every client. libwrap applies it to a client whose
+//     name or address is unknown, and the name always is.
+//   - KNOWN never applies: libwrap requires both the address and the host
+//     name to be known. An allow rule "tentacle_server : KNOWN" therefore
+//     lets nobody in, and a deny rule "ALL : UNKNOWN" turns every client
+//     away; write such rules with addresses instead.
+//   - PARANOID never applies: it asks for a name that does not map back to
+//     the address, and there is no name.
+//   - LOCAL never applies: it asks for a known host name without a dot.
 //   - a.b.c.d applies to that IPv4 address.
 //   - a.b.c. (also a.b. and a.) applies to every IPv4 address whose leading
 //     octets are the ones written.

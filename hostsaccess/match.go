@@ -80,13 +80,6 @@ type knownDaemon struct{}
 
 func (knownDaemon) matches(q *query) bool { return !strings.EqualFold(q.daemon, unknownName) }
 
-// knownAddress is KNOWN in a client list. libwrap also wants the host name
-// to be known; names are never looked up here, so a valid address is
-// enough.
-type knownAddress struct{}
-
-func (knownAddress) matches(q *query) bool { return q.addr.IsValid() }
-
 // textKind says how a textPattern compares its word.
 type textKind int
 
@@ -211,12 +204,17 @@ func parseClientPattern(word string) (pattern, error) {
 		return constant(false), nil // patterns read from another file
 	case strings.EqualFold(word, "ALL"):
 		return constant(true), nil
-	case strings.EqualFold(word, "KNOWN"):
-		return knownAddress{}, nil
-	case strings.EqualFold(word, "LOCAL"),
-		strings.EqualFold(word, "UNKNOWN"),
+	// The host name is never looked up, so every client is one whose name
+	// is unknown: libwrap's host name is then the string "unknown", which
+	// fails KNOWN (name and address known) and LOCAL (a known name without
+	// a dot), is not "paranoid" (a name that does not map back to the
+	// address), and is exactly what UNKNOWN compares with.
+	case strings.EqualFold(word, "UNKNOWN"):
+		return constant(true), nil
+	case strings.EqualFold(word, "KNOWN"),
+		strings.EqualFold(word, "LOCAL"),
 		strings.EqualFold(word, "PARANOID"):
-		return constant(false), nil // all three are about the host name
+		return constant(false), nil
 	}
 	if netText, maskText, ok := splitAt(word, '/'); ok {
 		return parseNetMask(netText, maskText)

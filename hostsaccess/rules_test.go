@@ -32,9 +32,16 @@ func TestClientPatterns(t *testing.T) {
 		{"ALL v4", "tentacle_server : ALL", "192.0.2.1", true},
 		{"ALL v6", "tentacle_server : ALL", "2001:db8::1", true},
 		{"all lower case", "tentacle_server : all", "192.0.2.1", true},
-		{"KNOWN v4", "tentacle_server : KNOWN", "192.0.2.1", true},
-		{"KNOWN v6", "tentacle_server : known", "2001:db8::1", true},
-		{"UNKNOWN", "tentacle_server : UNKNOWN", "192.0.2.1", false},
+		// Names are never looked up, so every client's name is unknown,
+		// and libwrap's KNOWN wants the name known, its UNKNOWN takes a
+		// client whose name or address is unknown (see doc.go).
+		{"KNOWN v4", "tentacle_server : KNOWN", "192.0.2.1", false},
+		{"KNOWN v6", "tentacle_server : known", "2001:db8::1", false},
+		{"UNKNOWN v4", "tentacle_server : UNKNOWN", "192.0.2.1", true},
+		{"UNKNOWN v6", "tentacle_server : unknown", "2001:db8::1", true},
+		{"UNKNOWN mapped", "tentacle_server : UNKNOWN", "::ffff:192.0.2.1", true},
+		{"ALL EXCEPT UNKNOWN", "tentacle_server : ALL EXCEPT UNKNOWN", "192.0.2.1", false},
+		{"ALL EXCEPT KNOWN", "tentacle_server : ALL EXCEPT KNOWN", "192.0.2.1", true},
 		{"PARANOID", "tentacle_server : PARANOID", "192.0.2.1", false},
 		{"LOCAL", "tentacle_server : LOCAL", "127.0.0.1", false},
 
