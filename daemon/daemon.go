@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"reflect"
 	"sync"
@@ -112,7 +113,19 @@ func (d *Daemon) reload() error {
 			return err
 		}
 		records = nr
-	} else {
+	}
+	// A changed -l file is opened last of what may fail, so that a
+	// refused reload leaves the messages where they were. Every logger
+	// writes through the instance, the old server's included: they all
+	// move to it now.
+	if err := d.instance.SetLogFile(o.LogFile); err != nil {
+		if records != d.records {
+			records.Close()
+		}
+		d.logf(protocol.LevelError, "reload refused, the running configuration stays: %v", err)
+		return err
+	}
+	if records == d.records {
 		records.SetRotation(cfg.rotation())
 	}
 	// Keep what only a restart changes, so that the new server serves what
@@ -165,20 +178,31 @@ func restartOnly(old, cur *Config) []string {
 	return changed
 }
 
-// rotateRecords starts a new transfer log file now (SIGUSR1).
+// rotateRecords (SIGUSR1) reopens the message logs, the -l file and a
+// detached daemon's tentacle_serverd.log, by their names, for logrotate
+// to have moved them aside first (its postrotate sends the signal); and it
+// starts a new transfer log file now.
 func (d *Daemon) rotateRecords() error {
 	d.mu.Lock()
 	records := d.records
 	d.mu.Unlock()
+	var errs []error
+	if err := d.instance.ReopenLog(); err != nil {
+		errs = append(errs, err)
+		d.logf(protocol.LevelError, "reopening the log: %v", err)
+	}
 	if d.serviceLog != nil {
-		d.serviceLog.Rotate()
+		if err := d.serviceLog.Reopen(); err != nil {
+			errs = append(errs, err)
+			d.logf(protocol.LevelError, "reopening the service log: %v", err)
+		}
 	}
 	if err := records.Rotate(); err != nil {
 		d.logf(protocol.LevelError, "rotating the transfer log: %v", err)
-		return err
+		return errors.Join(append(errs, err)...)
 	}
 	d.logf(protocol.LevelNotice, "Transfer log rotated")
-	return nil
+	return errors.Join(errs...)
 }
 
 // stop stops accepting, lets transfers in flight finish within the grace

@@ -35,7 +35,7 @@ type Instance struct {
 	Listeners []net.Listener
 	Storage   *protocol.DirStorage
 
-	logFile *os.File
+	log *logSink
 }
 
 // New checks and prepares everything that does not need the network or the
@@ -44,15 +44,13 @@ type Instance struct {
 // rules. keyPassword decrypts an encrypted key (-w; the caller prompts).
 // stdout and stderr are where log lines go when there is no -l file.
 func New(o *options.Server, keyPassword string, stdout, stderr io.Writer) (*Instance, error) {
-	in := &Instance{Options: o}
-	in.Logger = &protocol.TextLogger{Out: stdout, Err: stderr, Verbosity: o.Verbosity, Quiet: o.Quiet}
-	if o.LogFile != "" {
-		f, err := os.OpenFile(o.LogFile, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640)
-		if err != nil {
-			return nil, fmt.Errorf("-l %s: %w", o.LogFile, err)
-		}
-		in.logFile = f
-		in.Logger.Out, in.Logger.Err = f, f
+	in := &Instance{Options: o, log: &logSink{stdout: stdout, stderr: stderr}}
+	if err := in.log.set(o.LogFile); err != nil {
+		return nil, err
+	}
+	in.Logger = &protocol.TextLogger{
+		Out: sinkWriter{in.log, false}, Err: sinkWriter{in.log, true},
+		Verbosity: o.Verbosity, Quiet: o.Quiet,
 	}
 	srv, err := NewServer(o, keyPassword, in.Logger)
 	if err != nil {
@@ -262,9 +260,7 @@ func (in *Instance) Close() error {
 	if in.Storage != nil {
 		in.Storage.Close()
 	}
-	if in.logFile != nil {
-		in.logFile.Close()
-	}
+	in.log.close()
 	return nil
 }
 

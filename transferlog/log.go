@@ -153,6 +153,34 @@ func (l *Log) Rotate() error {
 	return l.rotate()
 }
 
+// Reopen closes the file and opens it by its name again, creating it 0640
+// when it is gone: after logrotate (or an administrator) renamed it, new
+// lines go to a new file under the log's name instead of following the
+// renamed one. Unlike Rotate it moves nothing aside itself, so that it
+// never makes an empty backup of the file the rotator just left.
+func (l *Log) Reopen() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if err := l.file.Close(); err != nil {
+		return fmt.Errorf("log %s: %w", l.path, err)
+	}
+	// Create it here, not through lumberjack, which would make it 0600.
+	f, err := os.OpenFile(l.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640)
+	if err != nil {
+		return fmt.Errorf("log %s: %w", l.path, err)
+	}
+	info, err := f.Stat()
+	f.Close()
+	if err != nil {
+		return fmt.Errorf("log %s: %w", l.path, err)
+	}
+	l.size = info.Size()
+	if _, err := l.file.Write(nil); err != nil {
+		return fmt.Errorf("log %s: %w", l.path, err)
+	}
+	return nil
+}
+
 // rotate has lumberjack move the current file aside, then asks for a
 // cleanup. Callers hold l.mu.
 func (l *Log) rotate() error {
