@@ -286,14 +286,14 @@ func TestRPMMatchesDeb(t *testing.T) {
 		}
 	}
 
-	wantDebConf := []string{"/etc/default/tentacle_serverd", "/etc/init.d/tentacle_serverd", "/etc/tentacle/tentacle_server.conf"}
+	wantDebConf := []string{"/etc/default/tentacle_serverd", "/etc/init.d/tentacle_serverd", "/etc/logrotate.d/tentacle", "/etc/tentacle/tentacle_server.conf"}
 	slices.Sort(debConf)
 	if !slices.Equal(debConf, wantDebConf) {
 		t.Errorf(".deb conffiles: %q, want %q", debConf, wantDebConf)
 	}
 	rpmConf := strings.Fields(mustRun(t, "rpm", "-qpc", rpm))
 	slices.Sort(rpmConf)
-	if want := []string{"/etc/sysconfig/tentacle_serverd", "/etc/tentacle/tentacle_server.conf"}; !slices.Equal(rpmConf, want) {
+	if want := []string{"/etc/logrotate.d/tentacle", "/etc/sysconfig/tentacle_serverd", "/etc/tentacle/tentacle_server.conf"}; !slices.Equal(rpmConf, want) {
 		t.Errorf(".rpm config files: %q, want %q", rpmConf, want)
 	}
 	// %config(noreplace): rpm's file flags, 1 config, 16 noreplace.

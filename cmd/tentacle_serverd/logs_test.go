@@ -1,0 +1,145 @@
+//go:build linux
+
+package main
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+
+	"tentacle/internal/testharness"
+)
+
+func fileHas(path, text string) bool {
+	b, err := os.ReadFile(path)
+	return err == nil && strings.Contains(string(b), text)
+}
+
+// TestLogFileFollowsReloadAndSIGUSR1 runs the daemon with an -l file:
+// SIGUSR1 after the file was renamed makes a new one under the old name,
+// and a reload that names another -l file moves the messages there.
+func TestLogFileFollowsReloadAndSIGUSR1(t *testing.T) {
+	e := newEnv(t, "nobody")
+	first, second := filepath.Join(e.logs, "first.log"), filepath.Join(e.logs, "second.log")
+	base := strings.TrimSpace(readEnv(t, e))
+	e.write(base, "TENTACLE_EXT_OPTS='-l "+first+"'")
+	cmd := exec.Command(daemonBin, "--env-file", e.file)
+	out := &testharness.SyncBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	testharness.WaitFor(t, "the daemon to serve", func() bool { return fileHas(first, "Server listening on") })
+
+	if err := os.Rename(first, first+".1"); err != nil {
+		t.Fatal(err)
+	}
+	cmd.Process.Signal(syscall.SIGUSR1)
+	testharness.WaitFor(t, "a new -l file", func() bool { return fileHas(first, "Transfer log rotated") })
+	if fileHas(first+".1", "Transfer log rotated") {
+		t.Error("the renamed -l file got the line after SIGUSR1")
+	}
+
+	e.write(base, "TENTACLE_EXT_OPTS='-l "+second+"'")
+	cmd.Process.Signal(syscall.SIGHUP)
+	testharness.WaitFor(t, "the reload", func() bool { return fileHas(second, "Configuration reloaded") })
+	if fileHas(first, "Configuration reloaded") {
+		t.Error("the old -l file got the line after the reload")
+	}
+	if err := send(e.addr(), "", "after.data", "x"); err != nil {
+		t.Fatalf("serving after the reload: %v", err)
+	}
+	if out.String() != "" {
+		t.Errorf("messages on the standard streams with -l: %q", out.String())
+	}
+}
+
+// TestLogrotateConfig runs the packaged logrotate configuration, pointed at
+// a temporary directory and pid file, with logrotate -f against a detached
+// daemon (as the init script starts it): tentacle_serverd.log is renamed,
+// the postrotate's SIGUSR1 makes the daemon write to a new file under the
+// old name, and a second run compresses the first copy (delaycompress).
+func TestLogrotateConfig(t *testing.T) {
+	testharness.NeedRoot(t, "logrotate, as the system runs it, is root")
+	logrotate := testharness.NeedTool(t, "logrotate", "logrotate")
+	e := newEnv(t, "nobody")
+	pidFile := filepath.Join(e.dir, "tentacle_serverd.pid")
+	if out, err := exec.Command(daemonBin, "--env-file", e.file, "-d", "--pidfile", pidFile).CombinedOutput(); err != nil {
+		t.Fatalf("-d: %v\n%s", err, out)
+	}
+	b, err := os.ReadFile(pidFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil || pid <= 0 {
+		t.Fatalf("pid file holds %q", b)
+	}
+	t.Cleanup(func() {
+		syscall.Kill(pid, syscall.SIGTERM)
+		testharness.WaitFor(t, "the daemon to stop", func() bool { return syscall.Kill(pid, 0) != nil })
+	})
+	serviceLog := filepath.Join(e.logs, "tentacle_serverd.log")
+	testharness.WaitFor(t, "the service log", func() bool { return fileHas(serviceLog, "Server listening on") })
+
+	// The shipped file, with this test's paths, and without the systemd
+	// branch: the host's systemd must not be asked about a unit that
+	// a package test may have installed meanwhile.
+	conf := readFileT(t, "../../packaging/logrotate/tentacle")
+	for old, cur := range map[string]string{
+		"/var/log/tentacle/":        e.logs + "/",
+		"/run/tentacle_serverd.pid": pidFile,
+		"[ -d /run/systemd/system ]": "false",
+	} {
+		if !strings.Contains(conf, old) {
+			t.Fatalf("the logrotate configuration no longer holds %q", old)
+		}
+		conf = strings.ReplaceAll(conf, old, cur)
+	}
+	confPath := filepath.Join(e.dir, "logrotate.conf")
+	if err := os.WriteFile(confPath, []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	state := filepath.Join(e.dir, "logrotate.state")
+	rotate := func() {
+		t.Helper()
+		if out, err := exec.Command(logrotate, "-f", "-s", state, confPath).CombinedOutput(); err != nil || len(out) > 0 {
+			t.Fatalf("logrotate -f: %v\n%s", err, out)
+		}
+	}
+
+	rotate()
+	if !fileHas(serviceLog+".1", "Server listening on") {
+		t.Fatalf("%s.1 lacks the messages from before the rotation", serviceLog)
+	}
+	testharness.WaitFor(t, "the daemon to reopen its log", func() bool { return fileHas(serviceLog, "Transfer log rotated") })
+	if st, err := os.Stat(serviceLog); err != nil || st.Mode().Perm() != 0o640 || int(st.Sys().(*syscall.Stat_t).Uid) != e.user.UID {
+		t.Errorf("new service log: %v %v, want 0640 owned by the serving user", st, err)
+	}
+	if err := send(e.addr(), "", "rotated.data", "x"); err != nil {
+		t.Fatalf("serving after the rotation: %v", err)
+	}
+
+	rotate()
+	if _, err := os.Stat(serviceLog + ".2.gz"); err != nil {
+		t.Errorf("second rotation: %v", err)
+	}
+	testharness.WaitFor(t, "the daemon to reopen its log again", func() bool { return fileHas(serviceLog, "Transfer log rotated") })
+	if syscall.Kill(pid, 0) != nil {
+		t.Fatal("the daemon died")
+	}
+}
+
+func readFileT(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
