@@ -62,9 +62,10 @@ Options:
   --version         print the version
   --help            print this help
 
-Signals: SIGHUP reloads the configuration, SIGUSR1 starts a new transfer
-log file, SIGTERM and SIGINT stop after the transfers in flight
-(TENTACLE_SHUTDOWN_TIMEOUT seconds at most).
+Signals: SIGHUP reloads the configuration, SIGUSR1 reopens the message
+logs (after logrotate) and starts a new transfer log file, SIGTERM and
+SIGINT stop after the transfers in flight (TENTACLE_SHUTDOWN_TIMEOUT
+seconds at most).
 `
 
 func run(args []string, stdout, stderr io.Writer) int {
