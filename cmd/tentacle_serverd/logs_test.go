@@ -92,8 +92,8 @@ func TestLogrotateConfig(t *testing.T) {
 	// a package test may have installed meanwhile.
 	conf := readFileT(t, "../../packaging/logrotate/tentacle")
 	for old, cur := range map[string]string{
-		"/var/log/tentacle/":        e.logs + "/",
-		"/run/tentacle_serverd.pid": pidFile,
+		"/var/log/tentacle/":         e.logs + "/",
+		"/run/tentacle_serverd.pid":  pidFile,
 		"[ -d /run/systemd/system ]": "false",
 	} {
 		if !strings.Contains(conf, old) {
