@@ -28,8 +28,10 @@ type Daemon struct {
 	cfg     *Config
 	logger  *protocol.TextLogger
 	records *transferlog.Log
-	// serviceLog holds the messages of a detached daemon; nil otherwise.
+	// serviceLog holds the messages of a detached daemon without -l; nil
+	// otherwise. Only Run's goroutine changes it (a reload that drops -l).
 	serviceLog *transferlog.Log
+	detached   bool // started by an init script: no terminal, no journal
 	instance   *setup.Instance
 	gens       *handover.Generations
 	counters   counters
@@ -114,6 +116,19 @@ func (d *Daemon) reload() error {
 		}
 		records = nr
 	}
+	// A detached daemon started with -l has its standard streams on
+	// /dev/null: a reload that drops -l sends its messages to
+	// tentacle_serverd.log, as a start without -l would have.
+	var serviceLog *transferlog.Log
+	if o.LogFile == "" && d.detached && d.serviceLog == nil {
+		if serviceLog, err = openServiceLog(cfg, nil); err != nil {
+			if records != d.records {
+				records.Close()
+			}
+			d.logf(protocol.LevelError, "reload refused, the running configuration stays: %v", err)
+			return err
+		}
+	}
 	// A changed -l file is opened last of what may fail, so that a
 	// refused reload leaves the messages where they were. Every logger
 	// writes through the instance, the old server's included: they all
@@ -122,8 +137,15 @@ func (d *Daemon) reload() error {
 		if records != d.records {
 			records.Close()
 		}
+		if serviceLog != nil {
+			serviceLog.Close()
+		}
 		d.logf(protocol.LevelError, "reload refused, the running configuration stays: %v", err)
 		return err
+	}
+	if serviceLog != nil {
+		d.instance.SetStreams(serviceLog.TextWriter(), serviceLog.TextWriter())
+		d.serviceLog = serviceLog
 	}
 	if records == d.records {
 		records.SetRotation(cfg.rotation())

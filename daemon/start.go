@@ -55,6 +55,7 @@ func Start(o Options) (*Daemon, error) {
 	if err != nil {
 		return nil, err
 	}
+	d.detached = o.Detached
 	stdout, stderr := o.Stdout, o.Stderr
 	if o.Detached && cfg.Server.LogFile == "" {
 		if d.serviceLog, err = openServiceLog(cfg, id); err != nil {

@@ -111,3 +111,12 @@ func (in *Instance) ReopenLog() error { return in.log.reopen() }
 // streams given to New when path is "" (a reload that changed -l). The
 // same path as now is left open as it is. On error nothing changes.
 func (in *Instance) SetLogFile(path string) error { return in.log.set(path) }
+
+// SetStreams replaces the standard streams given to New, where messages go
+// without -l: a detached daemon's reload that drops -l points them at its
+// service log instead of the /dev/null it was started with.
+func (in *Instance) SetStreams(stdout, stderr io.Writer) {
+	in.log.mu.Lock()
+	defer in.log.mu.Unlock()
+	in.log.stdout, in.log.stderr = stdout, stderr
+}

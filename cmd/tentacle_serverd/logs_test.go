@@ -143,3 +143,43 @@ func readFileT(t *testing.T, path string) string {
 	}
 	return string(b)
 }
+
+// TestDetachedReloadDropsLogFile: a daemon detached with -l has no
+// terminal to fall back on, so a reload that drops -l sends its messages
+// to tentacle_serverd.log, where a start without -l would have.
+func TestDetachedReloadDropsLogFile(t *testing.T) {
+	e := newEnv(t, "nobody")
+	lfile := filepath.Join(e.logs, "l.log")
+	serviceLog := filepath.Join(e.logs, "tentacle_serverd.log")
+	base := strings.TrimSpace(readEnv(t, e))
+	e.write(base, "TENTACLE_EXT_OPTS='-l "+lfile+"'")
+	pidFile := filepath.Join(e.dir, "tentacle_serverd.pid")
+	if out, err := exec.Command(daemonBin, "--env-file", e.file, "-d", "--pidfile", pidFile).CombinedOutput(); err != nil {
+		t.Fatalf("-d: %v\n%s", err, out)
+	}
+	b, err := os.ReadFile(pidFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil || pid <= 0 {
+		t.Fatalf("pid file holds %q", b)
+	}
+	t.Cleanup(func() {
+		syscall.Kill(pid, syscall.SIGTERM)
+		testharness.WaitFor(t, "the daemon to stop", func() bool { return syscall.Kill(pid, 0) != nil })
+	})
+	testharness.WaitFor(t, "the daemon to serve", func() bool { return fileHas(lfile, "Server listening on") })
+	if _, err := os.Stat(serviceLog); err == nil {
+		t.Errorf("%s exists although -l was given", serviceLog)
+	}
+
+	e.write(base)
+	syscall.Kill(pid, syscall.SIGHUP)
+	testharness.WaitFor(t, "the reload", func() bool { return fileHas(serviceLog, "Configuration reloaded") })
+	syscall.Kill(pid, syscall.SIGUSR1)
+	testharness.WaitFor(t, "the rotation", func() bool { return fileHas(serviceLog, "Transfer log rotated") })
+	if fileHas(lfile, "Configuration reloaded") {
+		t.Error("the dropped -l file got the line after the reload")
+	}
+}
