@@ -43,7 +43,7 @@ var common = []string{"passwd", "perl", "perl-openssl-defaults", "libio-socket-s
 
 var (
 	systemdTree = tree{name: "bookworm-systemd", include: append([]string{"systemd", "systemd-sysv", "dbus", "rpm"}, common...)}
-	sysvTree    = tree{name: "bookworm-sysvinit", include: append([]string{"sysvinit-core", "sysvinit-utils", "initscripts", "startpar"}, common...)}
+	sysvTree    = tree{name: "bookworm-sysvinit", include: append([]string{"sysvinit-core", "sysvinit-utils", "initscripts", "startpar", "logrotate"}, common...)}
 )
 
 // needRoot skips a test that boots containers when it cannot, recording

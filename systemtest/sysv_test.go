@@ -3,8 +3,11 @@
 package systemtest
 
 import (
+	"os"
 	"strings"
 	"testing"
+
+	"tentacle/internal/testharness"
 )
 
 // TestSysVInit installs the .deb on a Debian 12 booted with SysV init
@@ -71,6 +74,24 @@ func TestSysVInit(t *testing.T) {
 	}
 	if code := upload("restarted.data"); code != 0 {
 		t.Errorf("upload after restart: exit %d", code)
+	}
+
+	// logrotate, as cron would run it: the detached daemon's messages
+	// move to .1, and SIGUSR1 makes it open a new file, as pandora.
+	logFile := "/var/log/tentacle/tentacle_serverd.log"
+	c.must("logrotate", "-f", "/etc/logrotate.d/tentacle")
+	if _, err := os.Stat(c.path(logFile + ".1")); err != nil {
+		t.Errorf("logrotate left no %s.1: %v", logFile, err)
+	}
+	testharness.WaitFor(t, "the daemon to reopen its log", func() bool {
+		_, err := os.Stat(c.path(logFile))
+		return err == nil
+	})
+	if out := c.must("stat", "-c", "%U", logFile); strings.TrimSpace(out) != "pandora" {
+		t.Errorf("the reopened %s belongs to %s, want pandora", logFile, out)
+	}
+	if code := upload("rotated.data"); code != 0 {
+		t.Errorf("upload after logrotate: exit %d", code)
 	}
 
 	// Stop, and the LSB codes around it.
