@@ -127,7 +127,7 @@ func serverUpload(ctx context.Context, srv *server, size int64, name string) upl
 	}
 	stop := context.AfterFunc(ctx, func() { c.Close() })
 	defer stop()
-	if err := c.Send(name, newPatternReader(), size); err != nil {
+	if err := c.Send(name, newUploadStream(), size); err != nil {
 		c.Close()
 		res.err = fmt.Errorf("%w%s", err, srv.exitNote())
 		return res
@@ -145,6 +145,8 @@ func serverUpload(ctx context.Context, srv *server, size int64, name string) upl
 		res.err = fmt.Errorf("the server said SEND OK but: %w", err)
 	case fi.Size() != size:
 		res.err = fmt.Errorf("the server stored %d bytes of %d", fi.Size(), size)
+	default:
+		res.err = verifyUpload(filepath.Join(srv.dir, name), size)
 	}
 	return res
 }

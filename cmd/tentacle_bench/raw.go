@@ -175,8 +175,9 @@ func (u *uploadResult) mbps() float64 {
 // rawUpload streams size bytes over loopback TCP to a listener of the bench
 // that writes them to a file in dir with io.Copy (the standard library's
 // fastest path, splice(2) on Linux), fsyncs it and acknowledges with one
-// byte. The client side is the same as the one used against the servers: a
-// pattern reader copied in 128 KiB writes.
+// byte. The client side is the same as the one used against the servers: the
+// run's keystream (newUploadStream) copied in 128 KiB writes. The file is
+// checked against the keystream after the timing.
 func rawUpload(ctx context.Context, dir string, size int64) uploadResult {
 	res := uploadResult{size: size, cpu: -1}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -225,7 +226,7 @@ func rawUpload(ctx context.Context, dir string, size int64) uploadResult {
 	stop := context.AfterFunc(ctx, func() { conn.Close() })
 	defer stop()
 	buf := make([]byte, copyBufferSize)
-	if _, err := io.CopyBuffer(writerOnly{conn}, io.LimitReader(newPatternReader(), size), buf); err != nil {
+	if _, err := io.CopyBuffer(writerOnly{conn}, io.LimitReader(newUploadStream(), size), buf); err != nil {
 		res.err = err
 		return res
 	}
@@ -239,6 +240,9 @@ func rawUpload(ctx context.Context, dir string, size int64) uploadResult {
 	}
 	res.elapsed = time.Since(start)
 	res.err = <-sinkErr
+	if res.err == nil {
+		res.err = verifyUpload(filepath.Join(dir, "raw-upload.data"), size)
+	}
 	return res
 }
 
@@ -249,7 +253,8 @@ const copyBufferSize = 128 << 10
 type writerOnly struct{ io.Writer }
 
 // patternReader produces an endless stream of pseudo-random bytes from a
-// repeated block, so that a large upload needs no large buffer.
+// repeated block. It fills the small files' contents; the large upload uses
+// newUploadStream, whose bytes never repeat.
 type patternReader struct {
 	block []byte
 	off   int
