@@ -4,7 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
+	"sync/atomic"
 )
 
 // handleSend receives a file: SEND streams it to storage, ZSEND first keeps
@@ -91,8 +93,34 @@ func (c *conn) refuseUpload(t *Transfer, cmd Command, err error) error {
 // itself is the network's, and after a storage error the session is in step
 // for the refusal and the next command.
 // doing names the step in the error.
+//
+// On plain TCP, into a file (see FileBacked), the bytes past those already
+// buffered are spliced from the socket to the file in the kernel, in chunks
+// that each get the read deadline; TLS, PROXY-protocol connections and other
+// storages copy through a pooled buffer.
 func (c *conn) receivePlain(dst io.Writer, n int64, doing string) (int64, error) {
 	w := &storeWriter{w: dst}
+	if f, tcp := c.spliceable(dst); f != nil {
+		buffered := min(int64(c.br.Buffered()), n)
+		if _, err := copyN(w, c.br, buffered); err != nil {
+			return w.n, connError{err}
+		}
+		n -= buffered
+		if w.err == nil && n > 0 {
+			stored, werr, cerr := spliceUpload(f, tcp, n, c.deadlines.timeout)
+			if cerr != errNoSplice {
+				splicedUploads.Add(1)
+				w.n += stored
+				if cerr != nil {
+					return w.n, connError{cerr}
+				}
+				if werr != nil {
+					return w.n, fmt.Errorf("%w: %s: %w", ErrStorage, doing, werr)
+				}
+				return w.n, nil
+			}
+		}
+	}
 	if _, err := copyN(w, c.br, n); err != nil {
 		return w.n, connError{err}
 	}
@@ -100,6 +128,42 @@ func (c *conn) receivePlain(dst io.Writer, n int64, doing string) (int64, error)
 		return w.n, fmt.Errorf("%w: %s: %w", ErrStorage, doing, w.err)
 	}
 	return w.n, nil
+}
+
+// FileBacked is an optional interface of a PendingFile that writes straight
+// into an open file, as DirStorage's do: the server then splices uploads
+// from the socket into that file (Linux, plain TCP) instead of copying them
+// through user space. The file must be the one Write writes to, at its
+// current offset, with nothing else done on each write.
+type FileBacked interface {
+	File() *os.File
+}
+
+// splicedUploads counts the uploads that took the splice path, so that
+// the tests can tell that they exercised it.
+var splicedUploads atomic.Int64
+
+// spliceable gives the file and the TCP connection of an upload that can
+// be spliced, or nils.
+func (c *conn) spliceable(dst io.Writer) (*os.File, *net.TCPConn) {
+	if c.deadlines == nil || c.rw != net.Conn(c.deadlines) {
+		return nil, nil // TLS
+	}
+	tcp, ok := c.deadlines.Conn.(*net.TCPConn)
+	if !ok {
+		return nil, nil // a PROXY-protocol wrapper, or no TCP
+	}
+	var f *os.File
+	switch d := dst.(type) {
+	case *os.File:
+		f = d
+	case FileBacked:
+		f = d.File()
+	}
+	if f == nil {
+		return nil, nil
+	}
+	return f, tcp
 }
 
 // receiveArchive keeps the n bytes of a ZIP archive in a temporary file

@@ -649,6 +649,10 @@ type pendingFile struct {
 
 func (p *pendingFile) Write(b []byte) (int, error) { return p.f.Write(b) }
 
+// File is the temporary file that Write writes to: the server splices
+// uploads into it (see FileBacked).
+func (p *pendingFile) File() *os.File { return p.f }
+
 // Commit puts the file in the directory its path names now: usually the
 // one it was created in, but if an operator replaced that directory
 // meanwhile, the new one (see DirStorage).
