@@ -13,6 +13,7 @@ import (
 	"runtime/debug"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -371,21 +372,31 @@ func (d *deadlineConn) Write(p []byte) (int, error) {
 // file.
 const sendfileChunk = copyBufferSize
 
-// copyOut sends exactly n bytes of r to the server. When r is a plain file
-// and the connection a plain TCP one (no TLS), the kernel moves the bytes
-// (sendfile(2) on Linux) instead of copying them through user space; the
-// file's offset advances as it goes, which is what a progress display may
-// watch. Otherwise it copies with a pooled buffer.
-func (c *Client) copyOut(r io.Reader, n int64) (int64, error) {
+// sentFiles counts the transfers that took the sendfile path of sendOn,
+// so that the tests can tell that they exercised it.
+var sentFiles atomic.Int64
+
+// copyOut sends exactly n bytes of r to the server (see sendOn).
+func (c *Client) copyOut(r io.Reader, n int64) (int64, error) { return sendOn(c.conn, r, n) }
+
+// sendOn sends exactly n bytes of r on conn: a client's upload, or a file
+// the server sends for RECV or MV. When r is a plain file and conn a plain
+// TCP one (no TLS, no PROXY-protocol wrapper), the kernel moves the bytes
+// (sendfile(2) on Linux) instead of copying them through user space, in
+// chunks that each get the write deadline; the file's offset advances as
+// it goes, which is what a progress display may watch. Otherwise it copies
+// with a pooled buffer.
+func sendOn(conn net.Conn, r io.Reader, n int64) (int64, error) {
 	f, isFile := r.(*os.File)
-	dc, isPlain := c.conn.(*deadlineConn)
+	dc, isPlain := conn.(*deadlineConn)
 	if !isFile || !isPlain {
-		return copyN(c.conn, r, n)
+		return copyN(conn, r, n)
 	}
 	tcp, ok := dc.Conn.(*net.TCPConn)
 	if !ok {
-		return copyN(c.conn, r, n)
+		return copyN(conn, r, n)
 	}
+	sentFiles.Add(1)
 	var written int64
 	for written < n {
 		chunk := min(n-written, sendfileChunk)

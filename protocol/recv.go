@@ -140,7 +140,8 @@ func (c *conn) openStored(t *Transfer, cmd Command) (fs.File, fs.FileInfo, error
 // answers "VERB OK"; any other answer cancels the transfer and the session
 // goes on. It reports whether body was sent. It records the transfer when
 // it ends here (a failure, or the client's refusal); after a send, the
-// caller records it. what names the data in log lines.
+// caller records it. what names the data in log lines. A stored file goes
+// out with sendfile on plain TCP (see sendOn).
 func (c *conn) offer(t *Transfer, what string, size int64, body io.Reader) (bool, error) {
 	s := c.srv
 	if err := c.reply(t.Command + " SIZE " + strconv.FormatInt(size, 10)); err != nil {
@@ -157,7 +158,7 @@ func (c *conn) offer(t *Transfer, what string, size int64, body io.Reader) (bool
 		c.finish(t, fmt.Errorf("%w: client answered %q", ErrRefused, answer))
 		return false, nil
 	}
-	n, err := copyN(c.rw, body, size)
+	n, err := sendOn(c.rw, body, size)
 	t.Bytes = n
 	if err != nil {
 		// The size is promised: data that shrank meanwhile leaves the
