@@ -157,18 +157,9 @@ func setOwner(t *testing.T, path string, uid int, mode os.FileMode) {
 func TestUserNotAppliedWhenNotRoot(t *testing.T) {
 	testharness.NeedRoot(t, "starts the daemon as nobody")
 	e := newEnv(t, "nobody", "TENTACLE_USER=daemon")
-	out := &testharness.SyncBuffer{}
 	cmd := exec.Command(daemonBin, "--env-file", e.file)
-	cmd.Stdout, cmd.Stderr = out, out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(e.user.UID), Gid: uint32(e.user.GID)}}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-	})
-	testharness.WaitFor(t, "the daemon to serve", func() bool { return strings.Contains(out.String(), "Server listening on") })
+	out := startServing(t, cmd)
 	if want := "TENTACLE_USER=daemon is not applied: the daemon was started as nobody"; !strings.Contains(out.String(), want) {
 		t.Errorf("no %q in:\n%s", want, out)
 	}

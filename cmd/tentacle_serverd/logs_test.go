@@ -6,7 +6,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -68,22 +67,7 @@ func TestLogrotateConfig(t *testing.T) {
 	testharness.NeedRoot(t, "logrotate, as the system runs it, is root")
 	logrotate := testharness.NeedTool(t, "logrotate", "logrotate")
 	e := newEnv(t, "nobody")
-	pidFile := filepath.Join(e.dir, "tentacle_serverd.pid")
-	if out, err := exec.Command(daemonBin, "--env-file", e.file, "-d", "--pidfile", pidFile).CombinedOutput(); err != nil {
-		t.Fatalf("-d: %v\n%s", err, out)
-	}
-	b, err := os.ReadFile(pidFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
-	if err != nil || pid <= 0 {
-		t.Fatalf("pid file holds %q", b)
-	}
-	t.Cleanup(func() {
-		syscall.Kill(pid, syscall.SIGTERM)
-		testharness.WaitFor(t, "the daemon to stop", func() bool { return syscall.Kill(pid, 0) != nil })
-	})
+	pid := e.startDetached()
 	serviceLog := filepath.Join(e.logs, "tentacle_serverd.log")
 	testharness.WaitFor(t, "the service log", func() bool { return fileHas(serviceLog, "Server listening on") })
 
@@ -93,7 +77,7 @@ func TestLogrotateConfig(t *testing.T) {
 	conf := readFileT(t, "../../packaging/logrotate/tentacle")
 	for old, cur := range map[string]string{
 		"/var/log/tentacle/":         e.logs + "/",
-		"/run/tentacle_serverd.pid":  pidFile,
+		"/run/tentacle_serverd.pid":  e.pidFile(),
 		"[ -d /run/systemd/system ]": "false",
 	} {
 		if !strings.Contains(conf, old) {
@@ -153,22 +137,7 @@ func TestDetachedReloadDropsLogFile(t *testing.T) {
 	serviceLog := filepath.Join(e.logs, "tentacle_serverd.log")
 	base := strings.TrimSpace(readEnv(t, e))
 	e.write(base, "TENTACLE_EXT_OPTS='-l "+lfile+"'")
-	pidFile := filepath.Join(e.dir, "tentacle_serverd.pid")
-	if out, err := exec.Command(daemonBin, "--env-file", e.file, "-d", "--pidfile", pidFile).CombinedOutput(); err != nil {
-		t.Fatalf("-d: %v\n%s", err, out)
-	}
-	b, err := os.ReadFile(pidFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
-	if err != nil || pid <= 0 {
-		t.Fatalf("pid file holds %q", b)
-	}
-	t.Cleanup(func() {
-		syscall.Kill(pid, syscall.SIGTERM)
-		testharness.WaitFor(t, "the daemon to stop", func() bool { return syscall.Kill(pid, 0) != nil })
-	})
+	pid := e.startDetached()
 	testharness.WaitFor(t, "the daemon to serve", func() bool { return fileHas(lfile, "Server listening on") })
 	if _, err := os.Stat(serviceLog); err == nil {
 		t.Errorf("%s exists although -l was given", serviceLog)

@@ -110,24 +110,60 @@ func (e *env) addr() string { return "127.0.0.1:" + e.port }
 // start runs the daemon in the foreground and waits until it listens.
 func (e *env) start(extraEnv ...string) (*exec.Cmd, *testharness.SyncBuffer) {
 	e.t.Helper()
-	out := &testharness.SyncBuffer{}
 	cmd := exec.Command(daemonBin, "--env-file", e.file)
-	cmd.Stdout, cmd.Stderr = out, out
 	cmd.Env = append(os.Environ(), extraEnv...)
+	return cmd, startServing(e.t, cmd)
+}
+
+// startServing starts cmd, a daemon in the foreground however it is
+// wrapped (prlimit, another user), kills it when the test ends, and waits
+// until it serves; it returns the daemon's output.
+func startServing(t *testing.T, cmd *exec.Cmd) *testharness.SyncBuffer {
+	t.Helper()
+	out := &testharness.SyncBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
-		e.t.Fatal(err)
+		t.Fatal(err)
 	}
-	e.t.Cleanup(func() {
+	t.Cleanup(func() {
 		cmd.Process.Kill()
 		cmd.Wait()
 	})
-	testharness.WaitFor(e.t, "the daemon to serve", func() bool {
+	testharness.WaitFor(t, "the daemon to serve", func() bool {
 		return strings.Contains(out.String(), "Server listening on") || strings.Contains(out.String(), "[err]")
 	})
 	if !strings.Contains(out.String(), "Server listening on") {
-		e.t.Fatalf("daemon did not start:\n%s", out)
+		t.Fatalf("daemon did not start:\n%s", out)
 	}
-	return cmd, out
+	return out
+}
+
+// pidFile is where startDetached has the daemon write its pid.
+func (e *env) pidFile() string { return filepath.Join(e.dir, "tentacle_serverd.pid") }
+
+// startDetached starts the daemon as the init script does (-d --pidfile)
+// and returns its pid, read from the pid file, once -d has returned; the
+// daemon is stopped when the test ends.
+func (e *env) startDetached() int {
+	e.t.Helper()
+	pidFile := e.pidFile()
+	if out, err := exec.Command(daemonBin, "--env-file", e.file, "-d", "--pidfile", pidFile).CombinedOutput(); err != nil {
+		e.t.Fatalf("-d: %v\n%s", err, out)
+	}
+	b, err := os.ReadFile(pidFile)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	// Not 0 nor less: kill(2) would signal this test's process group.
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil || pid <= 0 {
+		e.t.Fatalf("pid file %s holds %q", pidFile, b)
+	}
+	e.t.Cleanup(func() {
+		syscall.Kill(pid, syscall.SIGTERM)
+		testharness.WaitFor(e.t, "the background daemon to stop", func() bool { return syscall.Kill(pid, 0) != nil })
+	})
+	return pid
 }
 
 func send(addr, password, name, body string) error {
@@ -509,21 +545,7 @@ func TestNotify(t *testing.T) {
 // that the init script uses.
 func TestDetachWithPidfile(t *testing.T) {
 	e := newEnv(t, "nobody")
-	pidFile := filepath.Join(e.dir, "tentacle_serverd.pid")
-	out, err := exec.Command(daemonBin, "--env-file", e.file, "-d", "--pidfile", pidFile).CombinedOutput()
-	if err != nil {
-		t.Fatalf("-d: %v\n%s", err, out)
-	}
-	b, err := os.ReadFile(pidFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Not 0 nor less: kill(2) would signal this test's process group.
-	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
-	if err != nil || pid <= 0 {
-		t.Fatalf("pid file %s holds %q", pidFile, b)
-	}
-	defer syscall.Kill(pid, syscall.SIGKILL)
+	pid := e.startDetached()
 	if err := send(e.addr(), "", "bg.data", "x"); err != nil {
 		t.Fatalf("not serving when -d returned: %v", err)
 	}
@@ -536,7 +558,7 @@ func TestDetachWithPidfile(t *testing.T) {
 
 	// A failing start is reported by -d itself.
 	e.write("TENTACLE_PORT=0")
-	out, err = exec.Command(daemonBin, "--env-file", e.file, "-d").CombinedOutput()
+	out, err := exec.Command(daemonBin, "--env-file", e.file, "-d").CombinedOutput()
 	if err == nil || !strings.Contains(string(out), "TENTACLE_PORT") {
 		t.Fatalf("-d with a bad file: %v\n%s", err, out)
 	}

@@ -228,17 +228,8 @@ func TestConnectionFloodUnderLowFileLimit(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			e := newEnv(t, "nobody", tt.opts)
-			out := &testharness.SyncBuffer{}
 			cmd := exec.Command("prlimit", "--nofile=64:64", daemonBin, "--env-file", e.file)
-			cmd.Stdout, cmd.Stderr = out, out
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() {
-				cmd.Process.Kill()
-				cmd.Wait()
-			})
-			testharness.WaitFor(t, "the daemon to serve", func() bool { return strings.Contains(out.String(), "Server listening on") })
+			out := startServing(t, cmd)
 
 			var flood []net.Conn
 			for range 150 {
