@@ -17,7 +17,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -783,7 +782,7 @@ func TestServiceUnprivileged(t *testing.T) {
 		}
 	}
 
-	var out syncBuffer
+	var out testharness.SyncBuffer
 	start := func(port string, privileges ...string) *exec.Cmd {
 		t.Helper()
 		args := append(append(asUser, privileges...), bin, "--env-file", envPath)
@@ -907,25 +906,6 @@ func TestServiceUnprivileged(t *testing.T) {
 	}
 	stop(cmd)
 	t.Logf("daemon output:\n%s", out.String())
-}
-
-// syncBuffer is a strings.Builder that a child's output and the test may
-// use at once.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }
 
 func readPid(path string) (int, error) {

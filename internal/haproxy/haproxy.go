@@ -7,7 +7,6 @@
 package haproxy
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -17,8 +16,9 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
+
+	"tentacle/internal/testharness"
 )
 
 // Server is one Tentacle server behind the balancer.
@@ -104,7 +104,7 @@ backend tentacle_servers
 // Process is a running HAProxy.
 type Process struct {
 	cmd    *exec.Cmd
-	out    *lockedBuffer
+	out    *testharness.SyncBuffer
 	exited chan struct{}
 	err    error
 }
@@ -125,7 +125,7 @@ func Start(ctx context.Context, c Config) (*Process, error) {
 	if out, err := exec.CommandContext(ctx, bin, "-c", "-q", "-f", cfg).CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("haproxy -c %s: %v\n%s", cfg, err, out)
 	}
-	p := &Process{out: &lockedBuffer{}, exited: make(chan struct{})}
+	p := &Process{out: &testharness.SyncBuffer{}, exited: make(chan struct{})}
 	p.cmd = exec.Command(bin, "-db", "-f", cfg)
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
 	if err := p.cmd.Start(); err != nil {
@@ -198,22 +198,4 @@ func listening(port string) bool {
 		}
 	}
 	return false
-}
-
-// lockedBuffer collects output that a process writes while others read it.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
