@@ -94,8 +94,8 @@ func (c *conn) refuseUpload(t *Transfer, cmd Command, err error) error {
 // for the refusal and the next command.
 // doing names the step in the error.
 //
-// On plain TCP, into a file (see FileBacked), the bytes past those already
-// buffered are spliced from the socket to the file in the kernel, in chunks
+// On plain TCP, into a file (see FileBacked), when at least spliceMin bytes
+// remain past those already buffered, they are spliced from the socket to the file in the kernel, in chunks
 // that each get the read deadline; TLS, PROXY-protocol connections and other
 // storages copy through a pooled buffer.
 func (c *conn) receivePlain(dst io.Writer, n int64, doing string) (int64, error) {
@@ -106,7 +106,7 @@ func (c *conn) receivePlain(dst io.Writer, n int64, doing string) (int64, error)
 			return w.n, connError{err}
 		}
 		n -= buffered
-		if w.err == nil && n > 0 {
+		if w.err == nil && n >= spliceMin {
 			stored, werr, cerr := spliceUpload(f, tcp, n, c.deadlines.timeout)
 			if cerr != errNoSplice {
 				splicedUploads.Add(1)
@@ -138,6 +138,12 @@ func (c *conn) receivePlain(dst io.Writer, n int64, doing string) (int64, error)
 type FileBacked interface {
 	File() *os.File
 }
+
+// spliceMin is the smallest rest of an upload that is spliced. Splicing
+// costs a pipe and a handful of system calls per upload, which a small
+// file (most agents' data files are a few KiB) pays for nothing: it copies
+// through the buffer in one read and one write.
+const spliceMin = 256 << 10
 
 // splicedUploads counts the uploads that took the splice path, so that
 // the tests can tell that they exercised it.

@@ -12,8 +12,9 @@ import (
 	"tentacle/internal/testharness"
 )
 
-// TestSpliceUpload stores uploads larger than the command reader's buffer
-// through the splice path, byte for byte, for sizes around the chunk.
+// TestSpliceUpload stores uploads of at least spliceMin bytes through the
+// splice path, byte for byte, for sizes around the chunk; smaller ones are
+// copied, byte for byte too.
 func TestSpliceUpload(t *testing.T) {
 	ts := startServer(t, func(s *Server) { s.MaxSize = 8 << 20 })
 	c, err := Dial(ts.Addr)
@@ -22,13 +23,18 @@ func TestSpliceUpload(t *testing.T) {
 	}
 	defer c.Close()
 	tests := []struct {
-		name string
-		size int
+		name    string
+		size    int
+		spliced bool
 	}{
-		{"one byte past the buffer", lineBufferSize + 1},
-		{"one chunk", spliceChunk},
-		{"a chunk and a byte", spliceChunk + 1},
-		{"several chunks", 5*spliceChunk + 12345},
+		{"a small file, copied", 4 << 10, false},
+		{"one byte past the buffer, copied", lineBufferSize + 1, false},
+		{"just under the splice minimum, copied", spliceMin - 1, false},
+		// The rest past what the command reader holds must be spliceMin.
+		{"the splice minimum past the buffer", spliceMin + lineBufferSize, true},
+		{"one chunk", spliceChunk, true},
+		{"a chunk and a byte", spliceChunk + 1, true},
+		{"several chunks", 5*spliceChunk + 12345, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -41,8 +47,8 @@ func TestSpliceUpload(t *testing.T) {
 			if got, err := os.ReadFile(filepath.Join(ts.Dir, name)); err != nil || !bytes.Equal(got, data) {
 				t.Fatalf("stored %d bytes (%v), want the %d sent", len(got), err, len(data))
 			}
-			if splicedUploads.Load() == before {
-				t.Error("the upload did not take the splice path")
+			if spliced := splicedUploads.Load() != before; spliced != tt.spliced {
+				t.Errorf("spliced = %v, want %v", spliced, tt.spliced)
 			}
 		})
 	}
