@@ -94,7 +94,8 @@ bench: build
 	$(GO) run ./cmd/tentacle_bench $(BENCH_FLAGS)
 
 # bench-fs: the same on fresh journaled ext4 and XFS images, the file
-# systems of production servers (root; see cmd/tentacle_bench/filesystems.sh).
+# systems of production servers, then on /var/tmp; it prints the judged
+# small-file cells last (root; see cmd/tentacle_bench/filesystems.sh).
 bench-fs: build
 	cmd/tentacle_bench/filesystems.sh $(BENCH_FLAGS)
 

@@ -145,18 +145,7 @@ func (r *report) anyPerlCmd() []string {
 func (r *report) summary() []summaryLine {
 	var lines []summaryLine
 	if r.small != nil {
-		for _, row := range r.small.rows {
-			if row.clients < smallTargetClients || row.raw == nil || row.server == nil {
-				continue
-			}
-			ratio := row.server.rate() / row.raw.rate()
-			lines = append(lines, summaryLine{
-				test:     fmt.Sprintf("small files (%s), %d clients", formatBytes(r.small.fileSize), row.clients),
-				measured: fmt.Sprintf("%s of raw (%.0f vs %.0f files/s)", pct(ratio), row.server.rate(), row.raw.rate()),
-				target:   fmt.Sprintf("≥ %s of raw", pct(targetSmallRatio)),
-				result:   verdict(ratio >= targetSmallRatio && row.server.errors == 0),
-			})
-		}
+		lines = append(lines, r.smallSummary()...)
 	}
 	if b := r.big; b != nil && len(b.server) > 0 && len(b.raw) > 0 {
 		raw, srv := pool(b.raw), pool(b.server)
@@ -210,8 +199,8 @@ func (r *report) writeSmall(w io.Writer) {
 	if r.cfg.storagePhase {
 		p("In between, for diagnosis only, the bench stores files through `protocol.DirStorage` itself (Create, Write, Commit, as the server's SEND handler does), without network or server process. ")
 	}
-	p("Each side gets %v per concurrency, split over %d rounds that alternate the order of the sides. The phases of one round and concurrency write into one fresh directory (names of their own; nothing is deleted until the end), and every server phase gets a fresh server process, started with the options shown above. Rates are pooled over the rounds (files over total time), after an unmeasured warm-up. The target (≥ %s of raw) applies from %d clients.\n\n",
-		r.cfg.duration, r.cfg.rounds, pct(targetSmallRatio), smallTargetClients)
+	p("Each side gets %v per concurrency, split over %d rounds that alternate the order of the sides. The phases of one round and concurrency write into one fresh directory (names of their own; nothing is deleted until the end), and every server phase gets a fresh server process, started with the options shown above. Rates are pooled over the rounds (files over total time), after an unmeasured warm-up. %s\n\n",
+		r.cfg.duration, r.cfg.rounds, r.judgedText())
 	if r.cfg.storagePhase {
 		p("| clients | raw files/s | DirStorage files/s (vs raw) | server files/s | server / raw | target | result | server errors |\n|---:|---:|---:|---:|---:|---|---|---:|\n")
 	} else {
@@ -224,8 +213,11 @@ func (r *report) writeSmall(w io.Writer) {
 		}
 		ratio := row.server.rate() / row.raw.rate()
 		target, res := "—", "info"
-		if row.clients >= smallTargetClients {
+		switch {
+		case r.cfg.judges(row.clients):
 			target, res = "≥ "+pct(targetSmallRatio), verdict(ratio >= targetSmallRatio && row.server.errors == 0)
+		case row.clients >= smallTargetClients:
+			target, res = "≥ "+pct(targetSmallRatio), notJudged
 		}
 		storage := ""
 		if r.cfg.storagePhase && row.storage != nil {
@@ -248,6 +240,7 @@ func (r *report) writeSmall(w io.Writer) {
 			pct(sv.machine.busy()), pct(sv.machine.stolen()),
 			perOp(sv.cpu, sv.ops), perOp(sv.bench, sv.ops), coreShare(sv.cpu, sv.elapsed), coreShare(sv.bench, sv.elapsed))
 	}
+	r.writeCeiling(w)
 	if len(r.perlRows()) > 0 {
 		p("\nThe Perl reference at the same concurrencies. It writes files without fsync (so it does less than the raw loop) and starts a Perl thread per connection:\n\n")
 		p("| clients | Perl files/s | Perl / raw | Go server / Perl | Perl CPU per file | Perl errors |\n|---:|---:|---:|---:|---:|---:|\n")
