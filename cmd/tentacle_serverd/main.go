@@ -11,7 +11,7 @@
 // Usage:
 //
 //	tentacle_serverd [--env-file PATH] [-d --pidfile PATH]
-//	tentacle_serverd install [--force] | uninstall | start | stop | restart | status
+//	tentacle_serverd install [--force] | uninstall [--force] | start | stop | restart | status
 //	tentacle_serverd --version | --help
 package main
 
@@ -50,7 +50,8 @@ Runs the Tentacle server as a system service, configured from
 Commands (without one, the daemon runs in the foreground):
   install     register the service with the system's service manager; refused
               when a packaged unit or init script exists, unless --force
-  uninstall   remove that registration
+  uninstall   remove that registration; refused when the service is the
+              package's, unless --force
   start, stop, restart, status
               ask the service manager (status exits 0 when running, 3 when not)
 
@@ -58,7 +59,7 @@ Options:
   --env-file PATH   read the configuration from PATH
   -d                run in the background; returns once serving (init scripts)
   --pidfile PATH    with -d: write the daemon's process ID to PATH
-  --force           with install: register even over a packaged service
+  --force           with install or uninstall: even over a packaged service
   --version         print the version
   --help            print this help
 
@@ -76,7 +77,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	background := fs.Bool("d", false, "run in the background")
 	pidFile := fs.String("pidfile", "", "process ID file, with -d")
 	showVersion := fs.Bool("version", false, "print the version")
-	force := fs.Bool("force", false, "install even when a packaged unit or init script exists")
+	force := fs.Bool("force", false, "install or uninstall even over a packaged service")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -100,7 +101,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return manage(rest[0], *force, stdout, stderr)
 	}
 	if *force {
-		return fail(stderr, "--force goes with install")
+		return fail(stderr, "--force goes with install or uninstall")
 	}
 	if *pidFile != "" && !*background && !detach.IsChild(os.Getenv) {
 		return fail(stderr, "--pidfile goes with -d")

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -26,12 +27,17 @@ func (noop) Stop(service.Service) error  { return nil }
 // a systemd unit, an init script or a Windows service, whichever the host
 // uses. status follows LSB: 0 running, 3 stopped, 4 unknown.
 func manage(command string, force bool, stdout, stderr io.Writer) int {
-	if force && command != "install" {
-		return fail(stderr, "--force goes with install")
+	if force && command != "install" && command != "uninstall" {
+		return fail(stderr, "--force goes with install or uninstall")
 	}
 	if command == "install" && !force {
 		if err := packagedService(packagedFiles); err != nil {
 			return fail(stderr, "install: %v", err)
+		}
+	}
+	if command == "uninstall" && !force {
+		if err := packageOwned(packageUnits, initScript); err != nil {
+			return fail(stderr, "uninstall: %v", err)
 		}
 	}
 	s, err := service.New(noop{}, &service.Config{
@@ -100,6 +106,45 @@ func packagedService(paths []string) error {
 		} else if !errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("checking for an installed service: %w", err)
 		}
+	}
+	return nil
+}
+
+// packageUnits are where the .deb and .rpm put the systemd units; an
+// install by kardianos/service writes to /etc/systemd/system instead. A
+// variable so that the tests can point it at files of their own.
+var packageUnits = []string{
+	"/lib/systemd/system/tentacle_serverd.service",
+	"/usr/lib/systemd/system/tentacle_serverd.service",
+}
+
+// packagedInitMarker is a line of the packaged init script that the
+// script kardianos/service writes does not have: both go to the same path.
+const packagedInitMarker = "TENTACLE_SERVERD_BIN"
+
+// packageOwned returns an error naming the first of units that exists, or
+// the init script when it is the packaged one. uninstall must leave those
+// alone: kardianos would disable the packaged service and then fail to
+// remove a unit it never wrote, or delete the package's init script, and
+// the package manager would no longer find the files it owns.
+func packageOwned(units []string, initPath string) error {
+	advice := "remove the package (apt-get remove tentacle, or rpm -e tentacle) to uninstall it, " +
+		"or stop and disable it with systemctl or update-rc.d/chkconfig; --force unregisters it anyway"
+	for _, p := range units {
+		if _, err := os.Lstat(p); err == nil {
+			return fmt.Errorf("%s belongs to the package: %s", p, advice)
+		} else if !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("checking for the packaged service: %w", err)
+		}
+	}
+	script, err := os.ReadFile(initPath)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil
+	case err != nil:
+		return fmt.Errorf("checking for the packaged init script: %w", err)
+	case bytes.Contains(script, []byte(packagedInitMarker)):
+		return fmt.Errorf("%s is the package's init script: %s", initPath, advice)
 	}
 	return nil
 }
