@@ -8,16 +8,33 @@ package testharness
 
 import (
 	"bytes"
+	"math/rand/v2"
 	"net"
+	"os"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 )
 
-// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
+// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago,
+// for a child process to bind. It picks below the kernel's ephemeral
+// range: a port taken from that range (127.0.0.1:0) is the next source
+// port of some outgoing connection, and with other packages' load tests
+// running in parallel one of them took it before the child could bind it.
 func FreePort(t testing.TB) string {
 	t.Helper()
+	low := ephemeralLow()
+	for range 100 {
+		port := freePortFloor + rand.IntN(low-freePortFloor)
+		l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+		if err == nil {
+			l.Close()
+			return strconv.Itoa(port)
+		}
+	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -25,6 +42,27 @@ func FreePort(t testing.TB) string {
 	defer l.Close()
 	_, port, _ := net.SplitHostPort(l.Addr().String())
 	return port
+}
+
+// freePortFloor is the lowest port FreePort picks: above the well-known
+// and most registered services' ports.
+const freePortFloor = 20000
+
+// ephemeralLow is the first port of the kernel's ephemeral range, or the
+// usual 32768 when it cannot be read or leaves no room below.
+func ephemeralLow() int {
+	low := 32768
+	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
+		if f := strings.Fields(string(b)); len(f) == 2 {
+			if n, err := strconv.Atoi(f[0]); err == nil {
+				low = n
+			}
+		}
+	}
+	if low <= freePortFloor+1000 {
+		low = 32768
+	}
+	return low
 }
 
 // Accepts reports whether something accepts TCP connections on addr now:
