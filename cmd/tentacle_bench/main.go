@@ -49,6 +49,11 @@ type config struct {
 	timeout      int
 	tests        map[string]bool
 	clientBins   []string
+	wanDelay     time.Duration
+	wanHandshake time.Duration
+	wanAgents    int
+	wanParallel  int
+	wanWindow    byteSize
 	output       string
 	cpuProfile   string
 	verbose      bool
@@ -67,7 +72,7 @@ func main() {
 }
 
 func parseFlags(args []string) (*config, error) {
-	cfg := &config{fileSize: 4 << 10, bigSize: 1 << 30, perlSize: 100 << 20}
+	cfg := &config{fileSize: 4 << 10, bigSize: 1 << 30, perlSize: 100 << 20, wanWindow: 1 << 20}
 	fs := flag.NewFlagSet("tentacle_bench", flag.ContinueOnError)
 	fs.StringVar(&cfg.server, "server", "bin/tentacle_server", "server binary under test")
 	fs.BoolVar(&cfg.inProcess, "inprocess", false, "serve with a protocol.Server inside the bench instead of -server (for development and profiling; memory figures are then the bench's own)")
@@ -88,8 +93,13 @@ func parseFlags(args []string) (*config, error) {
 	fs.DurationVar(&cfg.idleHold, "idle-hold", 2*time.Second, "how long the idle connections are held before the server's RSS is read")
 	fs.IntVar(&cfg.maxConns, "c", 1100, "server's -c, maximum connections (must exceed -idle)")
 	fs.IntVar(&cfg.timeout, "t", 120, "server's -t, timeout in seconds (must outlast the idle phase)")
-	tests := fs.String("tests", "small,big,idle,stalled", "tests to run, comma separated: small, big, idle, stalled, haproxy (small files through HAProxy and direct; needs the Debian package haproxy), client (a -size file sent by each -client binary, against a raw sendfile)")
+	tests := fs.String("tests", "small,big,idle,stalled", "tests to run, comma separated: small, big, idle, stalled, haproxy (small files through HAProxy and direct; needs the Debian package haproxy), client (a -size file sent by each -client binary, against a raw sendfile), wan (-wan-agents agents behind a delay line, each sending one -filesize file, to this server and to -perl, each with its shipped defaults)")
 	clientBins := fs.String("client", "bin/tentacle_client", "client binaries of the client test, comma separated (to compare builds in one run)")
+	fs.DurationVar(&cfg.wanDelay, "wan-delay", 25*time.Millisecond, "wan: one-way delay of the delay line, in each direction (the round trip is twice this)")
+	fs.DurationVar(&cfg.wanHandshake, "wan-handshake", 0, "wan: how long the delay line waits after accepting an agent before it connects to the server; 0 means one round trip (2 × -wan-delay)")
+	fs.IntVar(&cfg.wanAgents, "wan-agents", 1000, "wan: agents, each sending one file on a connection of its own")
+	fs.IntVar(&cfg.wanParallel, "wan-parallel", 200, "wan: agents at a time (a pool of this many workers takes the -wan-agents jobs)")
+	fs.Var(&cfg.wanWindow, "wan-window", "wan: bytes the delay line holds per direction and connection at most; a receiver that reads no more stops the sender")
 	fs.StringVar(&cfg.output, "o", "", "also write the report to this file")
 	fs.StringVar(&cfg.cpuProfile, "cpuprofile", "", "write a CPU profile of the bench to this file (with -inprocess it covers the server)")
 	fs.BoolVar(&cfg.verbose, "v", false, "more progress on standard error")
@@ -123,7 +133,7 @@ func parseFlags(args []string) (*config, error) {
 	for t := range strings.SplitSeq(*tests, ",") {
 		t = strings.TrimSpace(t)
 		switch t {
-		case "small", "big", "idle", "stalled", "haproxy", "client":
+		case "small", "big", "idle", "stalled", "haproxy", "client", "wan":
 			cfg.tests[t] = true
 		case "":
 		default:
@@ -145,6 +155,10 @@ func parseFlags(args []string) (*config, error) {
 		return nil, fmt.Errorf("-c %d must exceed -idle %d, or the server queues the new client behind the idle ones", cfg.maxConns, cfg.idle)
 	case cfg.timeout < 1:
 		return nil, fmt.Errorf("-t must be at least 1")
+	case cfg.wanDelay < 0 || cfg.wanHandshake < 0:
+		return nil, fmt.Errorf("-wan-delay and -wan-handshake must not be negative")
+	case cfg.wanAgents < 1 || cfg.wanParallel < 1 || cfg.wanWindow < 1:
+		return nil, fmt.Errorf("-wan-agents, -wan-parallel and -wan-window must be at least 1")
 	}
 	return cfg, nil
 }
@@ -237,6 +251,12 @@ func run(cfg *config) error {
 		rep.client, err = runClientTest(ctx, cfg, work)
 		if err != nil {
 			return fmt.Errorf("client send: %w", err)
+		}
+	}
+	if cfg.tests["wan"] && ctx.Err() == nil {
+		rep.wan, err = runWANTest(ctx, cfg, work)
+		if err != nil {
+			return fmt.Errorf("wan: %w", err)
 		}
 	}
 	if ctx.Err() != nil {

@@ -37,6 +37,9 @@ type serverOptions struct {
 	maxConns int    // -c; 0 for the server's default
 	timeout  int    // -t, seconds
 	maxSize  int64  // -m, bytes
+	// defaults runs the server as shipped: -s, -a and -p only (and -U as
+	// root), ignoring maxConns, timeout and maxSize.
+	defaults bool
 	// proxyFrom are the balancers whose PROXY headers the server reads
 	// (-P); the Perl reference has no such option.
 	proxyFrom protocol.ProxySources
@@ -73,9 +76,11 @@ func startServer(opts serverOptions, dir string) (*server, error) {
 		return nil, err
 	}
 	s := &server{addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), dir: dir, done: make(chan struct{}), output: &tailBuffer{max: 8 << 10}}
-	serverArgs := []string{"-s", dir, "-a", "127.0.0.1", "-p", strconv.Itoa(port),
-		"-t", strconv.Itoa(opts.timeout), "-m", strconv.FormatInt(opts.maxSize, 10), "-q"}
-	if opts.maxConns > 0 { // 0: the server's default
+	serverArgs := []string{"-s", dir, "-a", "127.0.0.1", "-p", strconv.Itoa(port)}
+	if !opts.defaults {
+		serverArgs = append(serverArgs, "-t", strconv.Itoa(opts.timeout), "-m", strconv.FormatInt(opts.maxSize, 10), "-q")
+	}
+	if opts.maxConns > 0 && !opts.defaults { // 0: the server's default
 		serverArgs = append(serverArgs, "-c", strconv.Itoa(opts.maxConns))
 	}
 	if len(opts.proxyFrom) > 0 {

@@ -28,6 +28,7 @@ type report struct {
 	stalled    *stalledResult
 	haproxy    *haproxyResult
 	client     *clientResult
+	wan        *wanResult
 }
 
 // summaryLine is one row of the summary table.
@@ -116,6 +117,9 @@ func (r *report) write(w io.Writer) {
 	if r.client != nil {
 		r.writeClient(w)
 	}
+	if r.wan != nil {
+		r.writeWAN(w)
+	}
 }
 
 func (r *report) anyServerCmd() []string {
@@ -180,6 +184,9 @@ func (r *report) summary() []summaryLine {
 			probe = "failed: " + id.probeErr.Error()
 		}
 		lines = append(lines, summaryLine{"new client while " + name + " are held", probe, "gets a file through", verdict(id.probeErr == nil)})
+	}
+	if r.wan != nil {
+		lines = append(lines, r.wanSummary()...)
 	}
 	return lines
 }
