@@ -58,6 +58,8 @@ type delayLine struct {
 	onward []time.Duration // how long each connect onward took
 	errs   int             // connects onward that failed
 	first  string          // the first such failure
+	broken int             // connections the server's side ended with an error (a reset)
+	brErr  string          // the first such error
 }
 
 // startDelayLine listens on a free loopback port and relays every
@@ -133,11 +135,20 @@ func (d *delayLine) relay(client *net.TCPConn) {
 	stop := context.AfterFunc(d.ctx, kill)
 	defer stop()
 	var both sync.WaitGroup
+	var fromServer error
 	both.Go(func() { d.pipe(client, up, abort, kill) })
-	both.Go(func() { d.pipe(up, client, abort, kill) })
+	both.Go(func() { fromServer = d.pipe(up, client, abort, kill) })
 	both.Wait()
 	client.Close()
 	up.Close()
+	if fromServer != nil && !errors.Is(fromServer, net.ErrClosed) {
+		d.mu.Lock()
+		if d.broken == 0 {
+			d.brErr = fromServer.Error()
+		}
+		d.broken++
+		d.mu.Unlock()
+	}
 }
 
 // dialOnward connects to the target and records how long it took: a
@@ -173,32 +184,34 @@ type delayChunkMsg struct {
 // pipe carries one direction from src to dst: a reader stamps what it
 // reads and queues it (the queue's length bounds the bytes in flight), and
 // this goroutine writes each chunk when it is due. A clean end becomes a
-// half-close of dst; an error anywhere kills both connections.
-func (d *delayLine) pipe(src, dst *net.TCPConn, abort <-chan struct{}, kill func()) {
+// half-close of dst; an error anywhere kills both connections. It returns
+// the error that ended src when it passed that on, for the statistics.
+func (d *delayLine) pipe(src, dst *net.TCPConn, abort <-chan struct{}, kill func()) error {
 	queue := make(chan delayChunkMsg, max(1, d.cfg.window/delayChunk))
 	var reader sync.WaitGroup
 	reader.Go(func() { readChunks(src, queue, abort, d.cfg.delay) })
 	defer reader.Wait()
 	for c := range queue {
 		if !sleepUntil(c.due, abort) {
-			return
+			return nil
 		}
 		switch {
 		case c.end == nil:
 			if _, err := dst.Write(c.data); err != nil {
 				kill()
-				return
+				return nil
 			}
 		case errors.Is(c.end, io.EOF):
 			if err := dst.CloseWrite(); err != nil {
 				kill()
 			}
-			return
+			return nil
 		default:
 			kill()
-			return
+			return c.end
 		}
 	}
+	return nil
 }
 
 // readChunks reads src until it ends, queueing each chunk with the time it
@@ -250,11 +263,14 @@ func sleepUntil(t time.Time, stop <-chan struct{}) bool {
 }
 
 // onwardStats sums up the connects onward: how many, how many failed, the
-// median and slowest, and how many took at least slowConnect.
+// median and slowest, how many took at least slowConnect, and how many
+// the server's side broke off.
 type onwardStats struct {
 	n, errs, slow  int
 	median, maxDur time.Duration
 	firstErr       string
+	broken         int    // connections the server's side ended with an error
+	brokenErr      string // the first such error
 }
 
 // slowConnect is the wait from which a connect onward counts as slow: the
@@ -265,7 +281,7 @@ const slowConnect = time.Second
 func (d *delayLine) stats() onwardStats {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	s := onwardStats{n: len(d.onward), errs: d.errs, firstErr: d.first}
+	s := onwardStats{n: len(d.onward), errs: d.errs, firstErr: d.first, broken: d.broken, brokenErr: d.brErr}
 	if s.n == 0 {
 		return s
 	}

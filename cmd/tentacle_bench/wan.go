@@ -8,12 +8,15 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
+	"maps"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"tentacle/protocol"
@@ -32,6 +35,7 @@ type wanRow struct {
 	ok       int    // agents that got their final SEND OK
 	errors   int
 	firstErr string
+	errKinds map[string]int  // how many agents failed with each error
 	elapsed  time.Duration   // wall time, first connect to the last agent's end
 	latency  []time.Duration // of the agents that succeeded, sorted
 	verified int             // files stored byte for byte
@@ -40,6 +44,10 @@ type wanRow struct {
 	cpu      float64 // server CPU seconds, -1 when unknown
 	bench    float64 // the bench's CPU seconds (agents and delay line)
 	onward   onwardStats
+	// listen is the machine's TcpExt ListenOverflows and ListenDrops
+	// over the run, nil when unknown.
+	listen []int64
+	tail   string // the end of the server's output, when agents failed
 }
 
 // wanResult is the wan test: agents behind a wide-area link, each holding
@@ -128,12 +136,18 @@ func wanServer(ctx context.Context, cfg *config, opts serverOptions, work *workD
 		return row, err
 	}
 	progress("wan: %d agents through %v each way, %d at a time, to %s with its defaults", len(files), cfg.wanDelay, cfg.wanParallel, srv.label)
-	cpu0, self0 := srv.cpuSeconds(), selfCPUSeconds()
+	cpu0, self0, listen0 := srv.cpuSeconds(), selfCPUSeconds(), listenCounters()
 	runAgents(ctx, line.addr(), prefix, files, cfg.wanParallel, &row)
 	if cpu1 := srv.cpuSeconds(); cpu0 >= 0 && cpu1 >= 0 {
 		row.cpu = cpu1 - cpu0
 	}
 	row.bench = selfCPUSeconds() - self0
+	if listen1 := listenCounters(); listen0 != nil && listen1 != nil {
+		row.listen = []int64{listen1[0] - listen0[0], listen1[1] - listen0[1]}
+	}
+	if row.errors > 0 {
+		row.tail = lastBytes(srv.output.String(), 600)
+	}
 	line.close()
 	row.onward = line.stats()
 	if !srv.alive() {
@@ -151,8 +165,8 @@ func runAgents(ctx context.Context, addr, prefix string, files [][]byte, paralle
 	jobs := make(chan int)
 	lat := make([]time.Duration, len(files))
 	failed := make([]bool, len(files))
-	var errs atomic.Int64
-	var once sync.Once
+	var mu sync.Mutex
+	row.errKinds = make(map[string]int)
 	start := time.Now()
 	var wg sync.WaitGroup
 	for range parallel {
@@ -162,8 +176,13 @@ func runAgents(ctx context.Context, addr, prefix string, files [][]byte, paralle
 				err := sendAgent(ctx, addr, wanFile(prefix, i), files[i], func() { lat[i] = time.Since(t0) })
 				if err != nil {
 					failed[i] = true
-					errs.Add(1)
-					once.Do(func() { row.firstErr = fmt.Sprintf("agent %d: %v", i, err) })
+					mu.Lock()
+					if row.errors == 0 {
+						row.firstErr = fmt.Sprintf("agent %d: %v", i, err)
+					}
+					row.errors++
+					row.errKinds[errorKind(err)]++
+					mu.Unlock()
 				}
 			}
 		})
@@ -177,7 +196,6 @@ func runAgents(ctx context.Context, addr, prefix string, files [][]byte, paralle
 	close(jobs)
 	wg.Wait()
 	row.elapsed = time.Since(start)
-	row.errors = int(errs.Load())
 	for i, d := range lat {
 		if !failed[i] && d > 0 {
 			row.latency = append(row.latency, d)
@@ -203,6 +221,14 @@ func sendAgent(ctx context.Context, addr, name string, data []byte, answered fun
 	answered()
 	return c.Quit()
 }
+
+// connAddrs matches the addresses in a network error, which differ from
+// one agent to the next.
+var connAddrs = regexp.MustCompile(`\d+\.\d+\.\d+\.\d+:\d+(->\d+\.\d+\.\d+\.\d+:\d+)?`)
+
+// errorKind is err's message without its addresses, so that agents that
+// failed the same way count together.
+func errorKind(err error) string { return connAddrs.ReplaceAllString(err.Error(), "ADDR") }
 
 // verifyWANFiles reads every agent's file back from dir and compares it
 // with what the agent sent: the count of files stored byte for byte, of
@@ -273,7 +299,7 @@ func (r *report) writeWAN(w io.Writer) {
 	p("They reach the server through a delay line in the bench, since this kernel has no netem: a relay on loopback that holds every chunk %v in each direction (a %v round trip), waits %v after accepting an agent before it connects to the server, as a TCP handshake would, and holds at most %s per direction. ", s.line.delay, 2*s.line.delay, s.line.handshake, formatBytes(int64(s.line.window)))
 	p("An agent can thus not finish in less than the handshake and two round trips, %v. ", s.line.handshake+4*s.line.delay)
 	p("It does not model loss, slow-start or a bandwidth limit, and it accepts every agent at once: only its own connect to the server meets the server's listen backlog. ")
-	p("Latency is per agent, from the start of its connect to its final `SEND OK`; files/s are the files acknowledged over the wall time from the first connect to the end of the last agent. Each server runs with its shipped defaults (the command lines below), and every file is read back and compared byte for byte.\n\n")
+	p("Latency is per agent, from the start of its connect to its final `SEND OK`; an agent waits up to %v for each answer, and one that gets none counts as an error. Files/s are the files acknowledged over the wall time from the first connect to the end of the last agent. Each server runs with its shipped defaults (the command lines below), and every file is read back and compared byte for byte.\n\n", clientTimeout)
 	p("| server | files/s | wall time | p50 | p99 | max | errors | stored byte for byte | server CPU per file | connects onward ≥ %v (slowest) |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n", slowConnect)
 	var notes []string
 	for _, row := range []*wanRow{&s.ours, s.perl} {
@@ -305,7 +331,21 @@ func (r *report) writeWAN(w io.Writer) {
 func (r *wanRow) notes() []string {
 	var notes []string
 	if r.errors > 0 {
-		notes = append(notes, fmt.Sprintf("%s: %d agents failed, first: %s", r.label, r.errors, r.firstErr))
+		kinds := slices.SortedFunc(maps.Keys(r.errKinds), func(a, b string) int { return r.errKinds[b] - r.errKinds[a] })
+		var by []string
+		for _, k := range kinds[:min(len(kinds), 3)] {
+			by = append(by, fmt.Sprintf("%d × %q", r.errKinds[k], k))
+		}
+		notes = append(notes, fmt.Sprintf("%s: %d agents failed (%s), first: %s", r.label, r.errors, strings.Join(by, ", "), r.firstErr))
+	}
+	if r.onward.broken > 0 {
+		notes = append(notes, fmt.Sprintf("%s: the server's side of %d connections ended in an error at the delay line, first: %s", r.label, r.onward.broken, r.onward.brokenErr))
+	}
+	if r.listen != nil && (r.listen[0] > 0 || r.listen[1] > 0) {
+		notes = append(notes, fmt.Sprintf("%s: the kernel counted %d accept-queue overflows and %d dropped connection requests during the run (TcpExt ListenOverflows, ListenDrops, machine-wide)", r.label, r.listen[0], r.listen[1]))
+	}
+	if r.tail != "" {
+		notes = append(notes, fmt.Sprintf("%s: the end of its output: %q", r.label, r.tail))
 	}
 	if r.bad > 0 {
 		notes = append(notes, fmt.Sprintf("%s: %d files missing or different, first: %s", r.label, r.bad, r.firstBad))
@@ -317,4 +357,50 @@ func (r *wanRow) notes() []string {
 		notes = append(notes, fmt.Sprintf("%s: %d of %d connects onward took %v or more (median %s, slowest %s): the server's accept queue was full and the kernel dropped their SYNs, which it retries after 1 s, then 3 s, 7 s… after the first try.", r.label, r.onward.slow, r.onward.n, slowConnect, roundDuration(r.onward.median), roundDuration(r.onward.maxDur)))
 	}
 	return notes
+}
+
+// listenCounters reads the kernel's TcpExt ListenOverflows and ListenDrops
+// (a full accept queue, and the connection requests dropped, for whatever
+// reason, on the way to it), or nil when they cannot be read. They are
+// counted for the whole machine.
+func listenCounters() []int64 {
+	b, err := os.ReadFile("/proc/net/netstat")
+	if err != nil {
+		return nil
+	}
+	var names []string
+	for line := range strings.Lines(string(b)) {
+		f := strings.Fields(line)
+		if len(f) == 0 || f[0] != "TcpExt:" {
+			continue
+		}
+		if names == nil {
+			names = f
+			continue
+		}
+		got := []int64{-1, -1}
+		for i := 1; i < min(len(f), len(names)); i++ {
+			n, _ := strconv.ParseInt(f[i], 10, 64)
+			switch names[i] {
+			case "ListenOverflows":
+				got[0] = n
+			case "ListenDrops":
+				got[1] = n
+			}
+		}
+		if got[0] < 0 || got[1] < 0 {
+			return nil
+		}
+		return got
+	}
+	return nil
+}
+
+// lastBytes is the end of s, at most n bytes, for a note.
+func lastBytes(s string, n int) string {
+	s = strings.TrimSpace(s)
+	if len(s) > n {
+		s = "…" + s[len(s)-n:]
+	}
+	return s
 }
