@@ -297,23 +297,24 @@ func (r *report) writeWAN(w io.Writer) {
 	p("\n## Agents behind a WAN\n\n")
 	p("%d agents each send one %s file of bytes of its own, %d at a time (a pool of %d workers taking %d jobs), each on a connection of its own: connect, `SEND`, wait for `SEND OK`, the data, wait for the final `SEND OK`, `QUIT`, as Pandora's `tentacle_client` does. ", s.agents, formatBytes(s.fileSize), s.parallel, s.parallel, s.agents)
 	p("They reach the server through a delay line in the bench, since this kernel has no netem: a relay on loopback that holds every chunk %v in each direction (a %v round trip), waits %v after accepting an agent before it connects to the server, as a TCP handshake would, and holds at most %s per direction. ", s.line.delay, 2*s.line.delay, s.line.handshake, formatBytes(int64(s.line.window)))
-	p("An agent can thus not finish in less than the handshake and two round trips, %v. ", s.line.handshake+4*s.line.delay)
+	least := s.line.handshake + 4*s.line.delay
+	p("An agent can thus not finish in less than the handshake and two round trips, %v, and %d agents at a time cannot store more than %.0f files/s. ", least, s.parallel, float64(s.parallel)/least.Seconds())
 	p("It does not model loss, slow-start or a bandwidth limit, and it accepts every agent at once: only its own connect to the server meets the server's listen backlog. ")
 	p("Latency is per agent, from the start of its connect to its final `SEND OK`; an agent waits up to %v for each answer, and one that gets none counts as an error. Files/s are the files acknowledged over the wall time from the first connect to the end of the last agent. Each server runs with its shipped defaults (the command lines below), and every file is read back and compared byte for byte.\n\n", clientTimeout)
-	p("| server | files/s | wall time | p50 | p99 | max | errors | stored byte for byte | server CPU per file | connects onward ≥ %v (slowest) |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n", slowConnect)
+	p("| server | files/s | wall time | p50 | p99 | max | errors | stored byte for byte | server CPU per file | bench CPU per file (agents, delay line) | connects onward ≥ %v (slowest) |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n", slowConnect)
 	var notes []string
 	for _, row := range []*wanRow{&s.ours, s.perl} {
 		if row == nil {
 			continue
 		}
 		if row.failed != "" {
-			p("| %s | failed | | | | | | | | |\n", row.label)
+			p("| %s | failed | | | | | | | | | |\n", row.label)
 			notes = append(notes, row.label+": "+row.failed)
 			continue
 		}
-		p("| %s | %.1f | %s | %s | %s | %s | %d | %d / %d | %s | %d (%s) |\n", row.label, row.rate(), roundDuration(row.elapsed),
+		p("| %s | %.1f | %s | %s | %s | %s | %d | %d / %d | %s | %s | %d (%s) |\n", row.label, row.rate(), roundDuration(row.elapsed),
 			roundDuration(row.percentile(0.50)), roundDuration(row.percentile(0.99)), roundDuration(row.percentile(1)),
-			row.errors, row.verified, s.agents, perOp(row.cpu, int64(row.ok)), row.onward.slow, roundDuration(row.onward.maxDur))
+			row.errors, row.verified, s.agents, perOp(row.cpu, int64(row.ok)), perOp(row.bench, int64(row.ok)), row.onward.slow, roundDuration(row.onward.maxDur))
 		notes = append(notes, row.notes()...)
 	}
 	for _, row := range []*wanRow{&s.ours, s.perl} {
