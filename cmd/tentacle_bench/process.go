@@ -37,8 +37,9 @@ type serverOptions struct {
 	maxConns int    // -c; 0 for the server's default
 	timeout  int    // -t, seconds
 	maxSize  int64  // -m, bytes
-	// defaults runs the server as shipped: -s, -a and -p only (and -U as
-	// root), ignoring maxConns, timeout and maxSize.
+	// defaults runs a child server as shipped: -s, -a and -p only (and
+	// -U as root), ignoring maxConns, timeout and maxSize. An in-process
+	// server still gets them.
 	defaults bool
 	// proxyFrom are the balancers whose PROXY headers the server reads
 	// (-P); the Perl reference has no such option.
