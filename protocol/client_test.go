@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -361,6 +362,45 @@ func TestRemoveTemporaryFilesSparesLiveUploads(t *testing.T) {
 	}
 	if names := entries(t, dir); len(names) != 1 {
 		t.Errorf("directory holds %q, want live.data alone", names)
+	}
+}
+
+// TestCheckWritableWhileAnotherStarts: two servers starting at once on one
+// storage each check that they can write and clean the other's leftovers.
+// The check's probe is a temporary file, which the other's clean-up may
+// remove; neither start may fail for it, and no probe is left behind.
+func TestCheckWritableWhileAnotherStarts(t *testing.T) {
+	dir := t.TempDir()
+	var stores [2]*DirStorage
+	for i := range stores {
+		st, err := OpenDirStorage(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st.Close()
+		stores[i] = st
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 2*500)
+	for _, st := range stores {
+		wg.Go(func() {
+			for range 500 {
+				if err := st.CheckWritable(); err != nil {
+					errs <- fmt.Errorf("CheckWritable: %w", err)
+				}
+				if _, err := st.RemoveTemporaryFiles(); err != nil {
+					errs <- fmt.Errorf("RemoveTemporaryFiles: %w", err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if names := entries(t, dir); len(names) != 0 {
+		t.Errorf("directory holds %q after the starts, want nothing", names)
 	}
 }
 

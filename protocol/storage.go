@@ -310,7 +310,12 @@ func (s *DirStorage) RemoveTemporaryFiles() ([]string, error) {
 
 // CheckWritable proves that files can be created in the directory, so that
 // a server started with the wrong owner fails at start with a clear error
-// rather than refusing every upload.
+// rather than refusing every upload. Its probe is a temporary file, locked
+// like an upload's while it exists, so that a crash in between leaves
+// nothing that the next start does not clean. Another server starting on
+// the same storage may still remove it before the lock is taken (it is a
+// leftover to that server): the creation proved the point, and the probe
+// being gone is no failure.
 func (s *DirStorage) CheckWritable() error {
 	r, err := s.holdRoot(false)
 	if err != nil {
@@ -322,8 +327,18 @@ func (s *DirStorage) CheckWritable() error {
 		return err
 	}
 	name := path.Base(f.Name())
-	f.Close()
-	return r.root.Remove(name)
+	lockTemp(f)
+	if renameOpenFiles { // and so removes open files: under the lock
+		err = r.root.Remove(name)
+		f.Close()
+	} else {
+		f.Close()
+		err = r.root.Remove(name)
+	}
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	return nil
 }
 
 // Create implements Storage. The upload keeps its directory open, inside

@@ -81,6 +81,9 @@ func startServer(t *testing.T, args ...string) (*exec.Cmd, *testharness.SyncBuff
 	t.Cleanup(func() {
 		cmd.Process.Kill()
 		cmd.Wait()
+		if t.Failed() {
+			t.Logf("tentacle_server %q said:\n%s", args, out.String())
+		}
 	})
 	return cmd, out
 }
