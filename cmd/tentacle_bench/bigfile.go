@@ -8,8 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"time"
-
-	"tentacle/protocol"
 )
 
 // bigResult is the large-upload test: one file streamed through one
@@ -117,7 +115,7 @@ func runBigFileTest(ctx context.Context, cfg *config, work *workDir) (*bigResult
 // stored. It then reads the server's memory figures.
 func serverUpload(ctx context.Context, srv *server, size int64, name string) uploadResult {
 	res := uploadResult{size: size, cpu: -1}
-	dialer := protocol.Dialer{Timeout: clientTimeout}
+	dialer := srv.dialer(clientTimeout)
 	cpu0 := srv.cpuSeconds()
 	start := time.Now()
 	c, err := dialer.Dial(ctx, srv.addr)

@@ -6,6 +6,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -19,6 +20,7 @@ import (
 	"time"
 
 	"tentacle/protocol"
+	"tentacle/tlsconfig"
 )
 
 // serverKind says what is measured.
@@ -44,6 +46,16 @@ type serverOptions struct {
 	// proxyFrom are the balancers whose PROXY headers the server reads
 	// (-P); the Perl reference has no such option.
 	proxyFrom protocol.ProxySources
+	// tls, when set, makes the server speak TLS (-e, -k, -f) and the
+	// bench's clients too.
+	tls *serverTLS
+}
+
+// serverTLS is the TLS of a server under test: its files, given to every
+// kind of server alike, and the configuration of the bench's clients.
+type serverTLS struct {
+	cert, key, ca string
+	client        *tls.Config
 }
 
 // server is a running server under test.
@@ -60,6 +72,14 @@ type server struct {
 
 	inproc  *protocol.Server
 	storage *protocol.DirStorage
+
+	clientTLS *tls.Config // nil for plain TCP
+}
+
+// dialer is how the bench's clients reach the server: over TLS if it
+// speaks TLS.
+func (s *server) dialer(timeout time.Duration) protocol.Dialer {
+	return protocol.Dialer{Timeout: timeout, TLSConfig: s.clientTLS}
 }
 
 // startupTimeout bounds the wait for a server's port to accept connections.
@@ -86,6 +106,10 @@ func startServer(opts serverOptions, dir string) (*server, error) {
 	}
 	if len(opts.proxyFrom) > 0 {
 		serverArgs = append(serverArgs, "-P", opts.proxyFrom.String())
+	}
+	if opts.tls != nil {
+		serverArgs = append(serverArgs, "-e", opts.tls.cert, "-k", opts.tls.key, "-f", opts.tls.ca)
+		s.clientTLS = opts.tls.client
 	}
 	asRoot := os.Geteuid() == 0
 	var nobody *user.User
@@ -150,15 +174,26 @@ func startInProcess(opts serverOptions, dir string) (*server, error) {
 		MaxSize:        opts.maxSize,
 		ProxyFrom:      opts.proxyFrom,
 	}
+	var clientTLS *tls.Config
+	if opts.tls != nil {
+		cfg, err := tlsconfig.Server(tlsconfig.Options{CertFile: opts.tls.cert, KeyFile: opts.tls.key, CAFile: opts.tls.ca})
+		if err != nil {
+			storage.Close()
+			ln.Close()
+			return nil, err
+		}
+		srv.TLSConfig, clientTLS = cfg, opts.tls.client
+	}
 	go srv.Serve(ln)
 	return &server{
-		label:   "in-process protocol.Server",
-		addr:    ln.Addr().String(),
-		dir:     dir,
-		pid:     os.Getpid(),
-		cmdline: []string{"(in-process)"},
-		inproc:  srv,
-		storage: storage,
+		clientTLS: clientTLS,
+		label:     "in-process protocol.Server",
+		addr:      ln.Addr().String(),
+		dir:       dir,
+		pid:       os.Getpid(),
+		cmdline:   []string{"(in-process)"},
+		inproc:    srv,
+		storage:   storage,
 	}, nil
 }
 
@@ -188,7 +223,7 @@ func (s *server) waitReady() error {
 func (s *server) probe(name string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	d := protocol.Dialer{Timeout: 5 * time.Second}
+	d := s.dialer(5 * time.Second)
 	c, err := d.Dial(ctx, s.addr)
 	if err != nil {
 		return err

@@ -26,6 +26,7 @@ type report struct {
 	big        *bigResult
 	idle       *idleResult
 	stalled    *stalledResult
+	tls        *tlsResult
 	haproxy    *haproxyResult
 	client     *clientResult
 	wan        *wanResult
@@ -111,6 +112,9 @@ func (r *report) write(w io.Writer) {
 	if r.stalled != nil {
 		r.writeStalled(w)
 	}
+	if r.tls != nil {
+		r.writeTLS(w)
+	}
 	if r.haproxy != nil {
 		r.writeHAProxy(w)
 	}
@@ -185,6 +189,7 @@ func (r *report) summary() []summaryLine {
 		}
 		lines = append(lines, summaryLine{"new client while " + name + " are held", probe, "gets a file through", verdict(id.probeErr == nil)})
 	}
+	lines = append(lines, r.tlsSummary()...)
 	if r.wan != nil {
 		lines = append(lines, r.wanSummary()...)
 	}

@@ -244,7 +244,7 @@ func serverSmallFiles(ctx context.Context, srv *server, n int, d time.Duration, 
 // smallFilesTo is serverSmallFiles through addr, which leads to srv: the
 // server itself, or a balancer in front of it.
 func smallFilesTo(ctx context.Context, addr string, srv *server, n int, d time.Duration, data []byte, prefix string) (rateResult, error) {
-	dialer := protocol.Dialer{Timeout: clientTimeout}
+	dialer := srv.dialer(clientTimeout)
 	cpu0 := srv.cpuSeconds()
 	res := runLoad(ctx, n, d, func(w, i int) error {
 		c, err := dialer.Dial(ctx, addr)
