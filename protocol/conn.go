@@ -340,6 +340,40 @@ func copyN(dst io.Writer, src io.Reader, n int64) (int64, error) {
 	return written, err
 }
 
+// copyFullN copies exactly n bytes like copyN, but fills the pooled buffer
+// before each write, so that the writes are copyBufferSize long whatever
+// the reads return. It is the receive path of uploads that are not
+// spliced: a tls.Conn returns one record (at most 16 KiB) per Read, and
+// writing each record to the file on its own took eight write(2) calls
+// per buffer instead of one. Every read of the source still gets its own
+// deadline, so a stalled client is dropped as soon as before; the bytes
+// read before an error are written, and counted, like copyN's.
+func copyFullN(dst io.Writer, src io.Reader, n int64) (int64, error) {
+	buf := copyBuffers.Get().(*[copyBufferSize]byte)
+	defer copyBuffers.Put(buf)
+	var written int64
+	for written < n {
+		got, rerr := io.ReadFull(src, buf[:min(n-written, copyBufferSize)])
+		if got > 0 {
+			w, werr := dst.Write(buf[:got])
+			written += int64(w)
+			if werr == nil && w < got {
+				werr = io.ErrShortWrite
+			}
+			if werr != nil {
+				return written, werr
+			}
+		}
+		if rerr == io.ErrUnexpectedEOF {
+			return written, io.EOF
+		}
+		if rerr != nil {
+			return written, rerr
+		}
+	}
+	return written, nil
+}
+
 // onlyWriter hides a ReadFrom method so that io.CopyBuffer uses its buffer.
 type onlyWriter struct{ io.Writer }
 

@@ -97,7 +97,8 @@ func (c *conn) refuseUpload(t *Transfer, cmd Command, err error) error {
 // On plain TCP, into a file (see FileBacked), when at least spliceMin bytes
 // remain past those already buffered, they are spliced from the socket to the file in the kernel, in chunks
 // that each get the read deadline; TLS, PROXY-protocol connections and other
-// storages copy through a pooled buffer.
+// storages copy through a pooled buffer, which is filled before each write
+// (see copyFullN).
 func (c *conn) receivePlain(dst io.Writer, n int64, doing string) (int64, error) {
 	w := &storeWriter{w: dst}
 	if f, tcp := c.spliceable(dst); f != nil {
@@ -121,7 +122,7 @@ func (c *conn) receivePlain(dst io.Writer, n int64, doing string) (int64, error)
 			}
 		}
 	}
-	if _, err := copyN(w, c.br, n); err != nil {
+	if _, err := copyFullN(w, c.br, n); err != nil {
 		return w.n, connError{err}
 	}
 	if w.err != nil {
