@@ -178,3 +178,41 @@ func TestTLSUploadStalled(t *testing.T) {
 		t.Errorf("storage holds %v after the stalled upload", got)
 	}
 }
+
+// BenchmarkTLSUpload measures one 64 MiB upload over TLS into a
+// DirStorage, client and server in this process: the path whose copies
+// and write sizes copyFullN is about. Run it with -cpuprofile and focus on
+// receivePlain to see the server's share.
+func BenchmarkTLSUpload(b *testing.B) {
+	const size = 64 << 20
+	certs, err := testcerts.Generate(b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	srvCfg, err := tlsconfig.Server(tlsconfig.Options{CertFile: certs.ServerCert, KeyFile: certs.ServerKey})
+	if err != nil {
+		b.Fatal(err)
+	}
+	cliCfg, err := tlsconfig.Client(tlsconfig.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ts := startServer(b, func(s *Server) { s.TLSConfig = srvCfg; s.MaxSize = size })
+	data := randomBytes(b, size)
+	d := Dialer{Timeout: 30 * time.Second, TLSConfig: cliCfg}
+	c, err := d.Dial(b.Context(), ts.Addr)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	b.SetBytes(size)
+	for i := 0; b.Loop(); i++ {
+		name := fmt.Sprintf("bench-%d.data", i)
+		if err := c.Send(name, bytes.NewReader(data), size); err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		os.Remove(filepath.Join(ts.Dir, name))
+		b.StartTimer()
+	}
+}
