@@ -234,6 +234,14 @@ func TestLoadKeyPairOpenSSL(t *testing.T) {
 		{name: "ecparam with parameters block", gen: [][]string{
 			{"ecparam", "-name", "prime256v1", "-genkey", "-out", "KEY"},
 		}},
+		// The two forms of a P-256 key that README suggests: PKCS#8
+		// "PRIVATE KEY" from genpkey, SEC 1 "EC PRIVATE KEY" alone.
+		{name: "genpkey EC P-256", gen: [][]string{
+			{"genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", "KEY"},
+		}},
+		{name: "ecparam -noout", gen: [][]string{
+			{"ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", "KEY"},
+		}},
 	}
 	for i, tt := range fresh {
 		t.Run(tt.name, func(t *testing.T) {
