@@ -90,6 +90,12 @@ func (r *report) writeTLS(w io.Writer) {
 		p("| %s | %s | %.1f | %s | %s | %s | %d |\n", side.name, neg, s.rate(), vs, perOp(s.cpu, s.ops), coreShare(s.cpu, s.elapsed), s.errors)
 		notes = append(notes, rateNotes(side.name, s)...)
 	}
+	for _, key := range []int{1, 2} {
+		ours, perl := t.small[tlsSides[key].name], t.small[tlsSides[key+2].name]
+		if ours != nil && perl != nil && perl.rate() > 0 {
+			notes = append(notes, fmt.Sprintf("%s: %.1f× the Perl reference's rate with the same key.", tlsSides[key].name, ours.rate()/perl.rate()))
+		}
+	}
 	writeNotes(w, notes)
 	r.writeTLSBig(w)
 }
