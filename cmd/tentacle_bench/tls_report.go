@@ -58,7 +58,7 @@ func (r *report) writeTLS(w io.Writer) {
 	p := func(format string, args ...any) { fmt.Fprintf(w, format, args...) }
 	p("\n## TLS\n\n")
 	p("The bench makes its own certificates in its work directory: a CA (ECDSA P-256), an RSA-2048 and an ECDSA P-256 server certificate signed by it, and a client certificate. Every TLS server, this one and the Perl reference alike, gets the same `-e`, `-k` and `-f` (the CA); the bench's clients present the client certificate and verify the server's, as an agent with `-e`, `-k` and `-f` does, and keep no session cache, so that every connection makes a full handshake, as every agent run does. ")
-	p("The Perl reference asks for a client certificate even without `-f` (and checks it against the system's CAs), so `-f` on both servers is what makes the comparison fair.\n\n")
+	p("Without `-f` the Perl reference still asks for a client certificate and checks one that is sent against the system's CAs, refusing the bench's: `-f` on both servers lets the same clients in and gives both the same verification per handshake.\n\n")
 	if len(t.serverCmd) > 0 {
 		p("```\n%s\n```\n\n", commandLine(t.serverCmd))
 	}

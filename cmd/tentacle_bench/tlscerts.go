@@ -24,9 +24,10 @@ import (
 // run uses keys of the sizes it reports: a CA, an RSA-2048 and an ECDSA
 // P-256 server certificate for 127.0.0.1, and a client certificate. Both
 // servers get the CA with -f and the bench presents the client certificate,
-// because the Perl reference asks for a client certificate even without -f
-// (and then checks it against the system's CAs); with -f on both, both do
-// the same work per handshake.
+// as an agent with -e, -k and -f does. Without -f the Perl reference still
+// asks for a client certificate and checks one that is sent against the
+// system's CAs, refusing the bench's; with -f on both, both verify it and
+// do the same work per handshake.
 type benchCerts struct {
 	dir                 string
 	ca                  string
