@@ -132,11 +132,10 @@ func parseFlags(args []string) (*config, error) {
 	cfg.tests = make(map[string]bool)
 	for t := range strings.SplitSeq(*tests, ",") {
 		t = strings.TrimSpace(t)
-		switch t {
-		case "small", "big", "idle", "stalled", "tls", "haproxy", "client", "wan":
+		switch {
+		case knownTest(t):
 			cfg.tests[t] = true
-		case "":
-		default:
+		case t != "":
 			return nil, fmt.Errorf("-tests: unknown test %q", t)
 		}
 	}
@@ -168,6 +167,54 @@ func progress(format string, args ...any) {
 	fmt.Fprintf(os.Stderr, "%s  "+format+"\n", append([]any{time.Now().Format("15:04:05")}, args...)...)
 }
 
+// benchTest is one test of the bench: its name in -tests, the words its
+// errors start with, and how it runs into the report.
+type benchTest struct {
+	name, title string
+	run         func(ctx context.Context, cfg *config, work *workDir, rep *report) error
+}
+
+// benchTests are the bench's tests, in the order they run.
+var benchTests = []benchTest{
+	{"small", "small files", func(ctx context.Context, cfg *config, w *workDir, r *report) (err error) {
+		r.small, err = runSmallFileTest(ctx, cfg, w)
+		return err
+	}},
+	{"big", "large upload", func(ctx context.Context, cfg *config, w *workDir, r *report) (err error) {
+		r.big, err = runBigFileTest(ctx, cfg, w)
+		return err
+	}},
+	{"idle", "idle connections", func(ctx context.Context, cfg *config, w *workDir, r *report) (err error) {
+		r.idle, err = runIdleTest(ctx, cfg, w)
+		return err
+	}},
+	{"stalled", "stalled agents", func(ctx context.Context, cfg *config, w *workDir, r *report) (err error) {
+		r.stalled, err = runStalledTest(ctx, cfg, w)
+		return err
+	}},
+	{"tls", "tls", func(ctx context.Context, cfg *config, w *workDir, r *report) (err error) {
+		r.tls, err = runTLSTest(ctx, cfg, w)
+		return err
+	}},
+	{"haproxy", "haproxy", func(ctx context.Context, cfg *config, w *workDir, r *report) (err error) {
+		r.haproxy, err = runHAProxyTest(ctx, cfg, w)
+		return err
+	}},
+	{"client", "client send", func(ctx context.Context, cfg *config, w *workDir, r *report) (err error) {
+		r.client, err = runClientTest(ctx, cfg, w)
+		return err
+	}},
+	{"wan", "wan", func(ctx context.Context, cfg *config, w *workDir, r *report) (err error) {
+		r.wan, err = runWANTest(ctx, cfg, w)
+		return err
+	}},
+}
+
+// knownTest reports whether name is one of benchTests.
+func knownTest(name string) bool {
+	return slices.ContainsFunc(benchTests, func(t benchTest) bool { return t.name == name })
+}
+
 func run(cfg *config) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -184,17 +231,9 @@ func run(cfg *config) error {
 		defer pprof.StopCPUProfile()
 	}
 
-	nofile, err := raiseFileLimit(uint64(2*cfg.idle + 1024))
+	nofile, err := prepare(cfg)
 	if err != nil {
 		return err
-	}
-	if !cfg.inProcess {
-		if cfg.server, err = filepath.Abs(cfg.server); err != nil {
-			return err
-		}
-		if _, err := os.Stat(cfg.server); err != nil {
-			return fmt.Errorf("server binary: %w (build it with make build, or use -inprocess)", err)
-		}
 	}
 
 	work, err := newWorkDir(cfg.parentDir)
@@ -217,52 +256,12 @@ func run(cfg *config) error {
 	}
 	progress("working in %s (%s)", work.root, rep.machine.fs)
 
-	if cfg.tests["small"] && ctx.Err() == nil {
-		rep.small, err = runSmallFileTest(ctx, cfg, work)
-		if err != nil {
-			return fmt.Errorf("small files: %w", err)
+	for _, t := range benchTests {
+		if !cfg.tests[t.name] || ctx.Err() != nil {
+			continue
 		}
-	}
-	if cfg.tests["big"] && ctx.Err() == nil {
-		rep.big, err = runBigFileTest(ctx, cfg, work)
-		if err != nil {
-			return fmt.Errorf("large upload: %w", err)
-		}
-	}
-	if cfg.tests["idle"] && ctx.Err() == nil {
-		rep.idle, err = runIdleTest(ctx, cfg, work)
-		if err != nil {
-			return fmt.Errorf("idle connections: %w", err)
-		}
-	}
-	if cfg.tests["stalled"] && ctx.Err() == nil {
-		rep.stalled, err = runStalledTest(ctx, cfg, work)
-		if err != nil {
-			return fmt.Errorf("stalled agents: %w", err)
-		}
-	}
-	if cfg.tests["tls"] && ctx.Err() == nil {
-		rep.tls, err = runTLSTest(ctx, cfg, work)
-		if err != nil {
-			return fmt.Errorf("tls: %w", err)
-		}
-	}
-	if cfg.tests["haproxy"] && ctx.Err() == nil {
-		rep.haproxy, err = runHAProxyTest(ctx, cfg, work)
-		if err != nil {
-			return fmt.Errorf("haproxy: %w", err)
-		}
-	}
-	if cfg.tests["client"] && ctx.Err() == nil {
-		rep.client, err = runClientTest(ctx, cfg, work)
-		if err != nil {
-			return fmt.Errorf("client send: %w", err)
-		}
-	}
-	if cfg.tests["wan"] && ctx.Err() == nil {
-		rep.wan, err = runWANTest(ctx, cfg, work)
-		if err != nil {
-			return fmt.Errorf("wan: %w", err)
+		if err := t.run(ctx, cfg, work, rep); err != nil {
+			return fmt.Errorf("%s: %w", t.title, err)
 		}
 	}
 	if ctx.Err() != nil {
@@ -282,6 +281,24 @@ func run(cfg *config) error {
 		progress("report written to %s", cfg.output)
 	}
 	return nil
+}
+
+// prepare raises the open files limit for the bench and its servers,
+// which it returns, and makes the server's path absolute, checking that
+// the binary is there.
+func prepare(cfg *config) (nofile uint64, err error) {
+	if nofile, err = raiseFileLimit(uint64(2*cfg.idle + 1024)); err != nil {
+		return 0, err
+	}
+	if !cfg.inProcess {
+		if cfg.server, err = filepath.Abs(cfg.server); err != nil {
+			return 0, err
+		}
+		if _, err := os.Stat(cfg.server); err != nil {
+			return 0, fmt.Errorf("server binary: %w (build it with make build, or use -inprocess)", err)
+		}
+	}
+	return nofile, nil
 }
 
 // raiseFileLimit sets RLIMIT_NOFILE to at least want (up to the hard limit).
