@@ -52,7 +52,8 @@ type serverOptions struct {
 }
 
 // serverTLS is the TLS of a server under test: its files, given to every
-// kind of server alike, and the configuration of the bench's clients.
+// kind of server alike (ca empty for none: no -f), and the configuration
+// of the bench's clients.
 type serverTLS struct {
 	cert, key, ca string
 	client        *tls.Config
@@ -108,7 +109,10 @@ func startServer(opts serverOptions, dir string) (*server, error) {
 		serverArgs = append(serverArgs, "-P", opts.proxyFrom.String())
 	}
 	if opts.tls != nil {
-		serverArgs = append(serverArgs, "-e", opts.tls.cert, "-k", opts.tls.key, "-f", opts.tls.ca)
+		serverArgs = append(serverArgs, "-e", opts.tls.cert, "-k", opts.tls.key)
+		if opts.tls.ca != "" {
+			serverArgs = append(serverArgs, "-f", opts.tls.ca)
+		}
 		s.clientTLS = opts.tls.client
 	}
 	asRoot := os.Geteuid() == 0

@@ -28,22 +28,36 @@ const tlsClients = smallTargetClients
 // upload over TLS must reach.
 const targetTLSBigRatio = 0.60
 
-// tlsSide is one way of sending the small files: which server, and which of
-// its keys, if any.
+// tlsSide is one way of sending the small files: which server, which of
+// its keys, if any, and whether clients and server verify each other.
 type tlsSide struct {
 	name string // as in the report
 	perl bool   // the Perl reference instead of the server under test
 	key  string // "rsa", "ecdsa", or "" for plain TCP
+	// anonymous is TLS as most agents use it, with -c alone: the server
+	// gets no -f, the client presents no certificate and checks none.
+	// Otherwise both sides verify each other (-e, -k and -f on both).
+	anonymous bool
 }
 
-// tlsSides are the small-file rows, in the order of odd rounds.
+// tlsSides are the small-file rows, in the order of odd rounds. The report
+// pairs the rows of this server (1, 2, 5, 6) with the Perl reference's two
+// places further.
 var tlsSides = []tlsSide{
-	{"tentacle_server, plain TCP", false, ""},
-	{"tentacle_server, TLS, RSA-2048", false, "rsa"},
-	{"tentacle_server, TLS, ECDSA P-256", false, "ecdsa"},
-	{"Perl reference, TLS, RSA-2048", true, "rsa"},
-	{"Perl reference, TLS, ECDSA P-256", true, "ecdsa"},
+	{"tentacle_server, plain TCP", false, "", false},
+	{"tentacle_server, TLS, RSA-2048", false, "rsa", false},
+	{"tentacle_server, TLS, ECDSA P-256", false, "ecdsa", false},
+	{"Perl reference, TLS, RSA-2048", true, "rsa", false},
+	{"Perl reference, TLS, ECDSA P-256", true, "ecdsa", false},
+	{"tentacle_server, TLS with -c alone, RSA-2048", false, "rsa", true},
+	{"tentacle_server, TLS with -c alone, ECDSA P-256", false, "ecdsa", true},
+	{"Perl reference, TLS with -c alone, RSA-2048", true, "rsa", true},
+	{"Perl reference, TLS with -c alone, ECDSA P-256", true, "ecdsa", true},
 }
+
+// tlsPerlPairs are the indexes in tlsSides of this server's TLS rows; the
+// Perl reference's row with the same key and verification is two further.
+var tlsPerlPairs = []int{1, 2, 5, 6}
 
 // tlsResult is the tls test.
 type tlsResult struct {
@@ -59,18 +73,27 @@ type tlsResult struct {
 	bigCmd     []string
 }
 
-// tlsOptions are the server options of a side: the same -e, -k and -f for
-// both servers, and a client that presents its certificate.
-func (cfg *config) tlsOptions(side tlsSide, certs *benchCerts, client *tls.Config, maxSize int64) serverOptions {
+// tlsClientConfigs are the bench's two client configurations: one that
+// presents its certificate and verifies the server's (-e, -k, -f), and one
+// that does neither (-c alone).
+type tlsClientConfigs struct{ mutual, anonymous *tls.Config }
+
+// tlsOptions are the server options of a side: the same -e, -k and, unless
+// anonymous, -f for both servers, and the matching client.
+func (cfg *config) tlsOptions(side tlsSide, certs *benchCerts, clients tlsClientConfigs, maxSize int64) serverOptions {
 	opts := cfg.serverOptions(maxSize)
 	if side.perl {
 		opts = cfg.perlOptions(maxSize)
 	}
+	ca, client := certs.ca, clients.mutual
+	if side.anonymous {
+		ca, client = "", clients.anonymous
+	}
 	switch side.key {
 	case "rsa":
-		opts.tls = &serverTLS{cert: certs.rsaCert, key: certs.rsaKey, ca: certs.ca, client: client}
+		opts.tls = &serverTLS{cert: certs.rsaCert, key: certs.rsaKey, ca: ca, client: client}
 	case "ecdsa":
-		opts.tls = &serverTLS{cert: certs.ecdsaCert, key: certs.ecdsaKey, ca: certs.ca, client: client}
+		opts.tls = &serverTLS{cert: certs.ecdsaCert, key: certs.ecdsaKey, ca: ca, client: client}
 	}
 	return opts
 }
@@ -91,17 +114,21 @@ func runTLSTest(ctx context.Context, cfg *config, work *workDir) (*tlsResult, er
 	// presents its certificate and verifies the server's. Like an agent
 	// process, it keeps no session cache, so that every connection makes
 	// a full handshake.
-	client, err := tlsconfig.Client(tlsconfig.Options{CertFile: certs.clientCert, KeyFile: certs.clientKey, CAFile: certs.ca})
+	var clients tlsClientConfigs
+	clients.mutual, err = tlsconfig.Client(tlsconfig.Options{CertFile: certs.clientCert, KeyFile: certs.clientKey, CAFile: certs.ca})
 	if err != nil {
 		return nil, fmt.Errorf("client TLS configuration: %w", err)
 	}
+	if clients.anonymous, err = tlsconfig.Client(tlsconfig.Options{}); err != nil {
+		return nil, fmt.Errorf("client TLS configuration without a certificate: %w", err)
+	}
 	res := &tlsResult{clients: tlsClients, fileSize: int64(cfg.fileSize),
 		small: map[string]*rateResult{}, failed: map[string]string{}, negotiated: map[string]string{}}
-	if err := runTLSSmall(ctx, cfg, work, certs, client, res); err != nil {
+	if err := runTLSSmall(ctx, cfg, work, certs, clients, res); err != nil {
 		return nil, err
 	}
 	if ctx.Err() == nil {
-		if err := runTLSBig(ctx, cfg, work, certs, client, res); err != nil {
+		if err := runTLSBig(ctx, cfg, work, certs, clients, res); err != nil {
 			return nil, err
 		}
 	}
@@ -110,7 +137,7 @@ func runTLSTest(ctx context.Context, cfg *config, work *workDir) (*tlsResult, er
 
 // runTLSSmall sends small files to every side in turn, round after round,
 // the order reversed every other round; each phase gets a fresh server.
-func runTLSSmall(ctx context.Context, cfg *config, work *workDir, certs *benchCerts, client *tls.Config, res *tlsResult) error {
+func runTLSSmall(ctx context.Context, cfg *config, work *workDir, certs *benchCerts, clients tlsClientConfigs, res *tlsResult) error {
 	size := res.fileSize
 	data := make([]byte, size)
 	newPatternReader().Read(data)
@@ -119,7 +146,7 @@ func runTLSSmall(ctx context.Context, cfg *config, work *workDir, certs *benchCe
 		sides = slices.DeleteFunc(sides, func(s tlsSide) bool { return s.perl })
 	}
 	phase := func(side tlsSide, dir, prefix string, d time.Duration) (rateResult, error) {
-		srv, err := startServer(cfg.tlsOptions(side, certs, client, size), dir)
+		srv, err := startServer(cfg.tlsOptions(side, certs, clients, size), dir)
 		if err != nil {
 			return rateResult{}, err
 		}
@@ -196,7 +223,7 @@ func negotiated(srv *server) string {
 // runTLSBig uploads one large file to the server over plain TCP and over
 // TLS (RSA key: the key only matters to the handshake), alternating the
 // order over the rounds. Both servers run through the whole test.
-func runTLSBig(ctx context.Context, cfg *config, work *workDir, certs *benchCerts, client *tls.Config, res *tlsResult) error {
+func runTLSBig(ctx context.Context, cfg *config, work *workDir, certs *benchCerts, clients tlsClientConfigs, res *tlsResult) error {
 	size := int64(cfg.bigSize)
 	var srvs [2]*server // plain, TLS
 	for i, side := range []tlsSide{tlsSides[0], tlsSides[1]} {
@@ -204,7 +231,7 @@ func runTLSBig(ctx context.Context, cfg *config, work *workDir, certs *benchCert
 		if err != nil {
 			return err
 		}
-		if srvs[i], err = startServer(cfg.tlsOptions(side, certs, client, size), dir); err != nil {
+		if srvs[i], err = startServer(cfg.tlsOptions(side, certs, clients, size), dir); err != nil {
 			return err
 		}
 		defer srvs[i].stop()

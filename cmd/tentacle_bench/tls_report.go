@@ -29,10 +29,16 @@ func (r *report) tlsSummary() []summaryLine {
 		return nil
 	}
 	var lines []summaryLine
-	rsa, ecdsa := t.small[tlsSides[1].name], t.small[tlsSides[2].name]
-	if rsa != nil && ecdsa != nil {
+	for _, pair := range []struct {
+		rsa, ecdsa int
+		how        string
+	}{{1, 2, ""}, {5, 6, " with -c alone"}} {
+		rsa, ecdsa := t.small[tlsSides[pair.rsa].name], t.small[tlsSides[pair.ecdsa].name]
+		if rsa == nil || ecdsa == nil {
+			continue
+		}
 		lines = append(lines, summaryLine{
-			test:     fmt.Sprintf("small files (%s) over TLS, %d clients", formatBytes(t.fileSize), t.clients),
+			test:     fmt.Sprintf("small files (%s) over TLS%s, %d clients", formatBytes(t.fileSize), pair.how, t.clients),
 			measured: fmt.Sprintf("ECDSA P-256 %.0f files/s, RSA-2048 %.0f files/s (%.2f×)", ecdsa.rate(), rsa.rate(), ecdsa.rate()/rsa.rate()),
 			target:   "reported",
 			result:   "info",
@@ -57,8 +63,9 @@ func (r *report) writeTLS(w io.Writer) {
 	t := r.tls
 	p := func(format string, args ...any) { fmt.Fprintf(w, format, args...) }
 	p("\n## TLS\n\n")
-	p("The bench makes its own certificates in its work directory: a CA (ECDSA P-256), an RSA-2048 and an ECDSA P-256 server certificate signed by it, and a client certificate. Every TLS server, this one and the Perl reference alike, gets the same `-e`, `-k` and `-f` (the CA); the bench's clients present the client certificate and verify the server's, as an agent with `-e`, `-k` and `-f` does, and keep no session cache, so that every connection makes a full handshake, as every agent run does. ")
-	p("Without `-f` the Perl reference still asks for a client certificate and checks one that is sent against the system's CAs, refusing the bench's: `-f` on both servers lets the same clients in and gives both the same verification per handshake.\n\n")
+	p("The bench makes its own certificates in its work directory: a CA (ECDSA P-256), an RSA-2048 and an ECDSA P-256 server certificate signed by it, and a client certificate. Every TLS server, this one and the Perl reference alike, gets the same options. In the rows without more words, that is `-e`, `-k` and `-f` (the CA), and the bench's clients present the client certificate and verify the server's, as an agent with `-e`, `-k` and `-f` does. ")
+	p("Without `-f` the Perl reference still asks for a client certificate and checks one that is sent against the system's CAs, refusing the bench's: `-f` on both servers lets the same clients in and gives both the same verification per handshake. ")
+	p("The rows \"with -c alone\" are TLS as most agents use it: the servers get `-e` and `-k` only, and the clients present no certificate and check none. The clients keep no session cache, so that every connection makes a full handshake, as every agent run does.\n\n")
 	if len(t.serverCmd) > 0 {
 		p("```\n%s\n```\n\n", commandLine(t.serverCmd))
 	}
@@ -90,7 +97,7 @@ func (r *report) writeTLS(w io.Writer) {
 		p("| %s | %s | %.1f | %s | %s | %s | %d |\n", side.name, neg, s.rate(), vs, perOp(s.cpu, s.ops), coreShare(s.cpu, s.elapsed), s.errors)
 		notes = append(notes, rateNotes(side.name, s)...)
 	}
-	for _, key := range []int{1, 2} {
+	for _, key := range tlsPerlPairs {
 		ours, perl := t.small[tlsSides[key].name], t.small[tlsSides[key+2].name]
 		if ours != nil && perl != nil && perl.rate() > 0 {
 			notes = append(notes, fmt.Sprintf("%s: %.1f× the Perl reference's rate with the same key.", tlsSides[key].name, ours.rate()/perl.rate()))
