@@ -91,42 +91,57 @@ func (d *Daemon) reload() error {
 		d.notify.Status(d.status())
 	}()
 	d.logf(protocol.LevelNotice, "Reloading the configuration")
-	cfg, err := loadServable(d.envFile, d.required, d.environ)
+	next, err := d.prepareReload()
 	if err != nil {
 		d.logf(protocol.LevelError, "reload refused, the running configuration stays: %v", err)
 		return err
 	}
-	old := d.cfg
-	for _, c := range restartOnly(old, cfg) {
+	d.switchTo(next)
+	d.counters.reloaded()
+	d.wakeMonitor()
+	d.logf(protocol.LevelNotice, "Configuration reloaded")
+	return nil
+}
+
+// nextGeneration is what a reload switches to once everything that may
+// fail has succeeded.
+type nextGeneration struct {
+	cfg        *Config
+	logger     *protocol.TextLogger
+	srv        *protocol.Server
+	records    *transferlog.Log // d.records when TENTACLE_LOG_FILE is the same
+	serviceLog *transferlog.Log // nil unless the reload opens tentacle_serverd.log
+}
+
+// prepareReload reads the configuration again and opens what it names,
+// leaving the running generation untouched: on an error, what it opened
+// is closed again and the daemon goes on as it was.
+func (d *Daemon) prepareReload() (*nextGeneration, error) {
+	cfg, err := loadServable(d.envFile, d.required, d.environ)
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range restartOnly(d.cfg, cfg) {
 		d.logf(protocol.LevelNotice, "%s changed: it takes effect at the next restart, not on reload", c)
 	}
 	o := cfg.Server
-	logger := &protocol.TextLogger{Out: d.instance.Logger.Out, Err: d.instance.Logger.Err, Verbosity: o.Verbosity, Quiet: o.Quiet}
-	srv, err := setup.NewServer(o, "", logger)
-	if err != nil {
-		d.logf(protocol.LevelError, "reload refused, the running configuration stays: %v", err)
-		return err
+	n := &nextGeneration{cfg: cfg, records: d.records,
+		logger: &protocol.TextLogger{Out: d.instance.Logger.Out, Err: d.instance.Logger.Err, Verbosity: o.Verbosity, Quiet: o.Quiet}}
+	if n.srv, err = setup.NewServer(o, "", n.logger); err != nil {
+		return nil, err
 	}
-	records := d.records
-	if cfg.LogFile != old.LogFile {
-		nr, err := transferlog.Open(cfg.LogFile, cfg.rotation())
-		if err != nil {
-			d.logf(protocol.LevelError, "reload refused, the running configuration stays: TENTACLE_LOG_FILE: %v", err)
-			return err
+	if cfg.LogFile != d.cfg.LogFile {
+		if n.records, err = transferlog.Open(cfg.LogFile, cfg.rotation()); err != nil {
+			return nil, fmt.Errorf("TENTACLE_LOG_FILE: %w", err)
 		}
-		records = nr
 	}
 	// A detached daemon started with -l has its standard streams on
 	// /dev/null: a reload that drops -l sends its messages to
 	// tentacle_serverd.log, as a start without -l would have.
-	var serviceLog *transferlog.Log
 	if o.LogFile == "" && d.detached && d.serviceLog == nil {
-		if serviceLog, err = openServiceLog(cfg, nil); err != nil {
-			if records != d.records {
-				records.Close()
-			}
-			d.logf(protocol.LevelError, "reload refused, the running configuration stays: %v", err)
-			return err
+		if n.serviceLog, err = openServiceLog(cfg, nil); err != nil {
+			n.abandon(d)
+			return nil, err
 		}
 	}
 	// A changed -l file is opened last of what may fail, so that a
@@ -134,18 +149,29 @@ func (d *Daemon) reload() error {
 	// writes through the instance, the old server's included: they all
 	// move to it now.
 	if err := d.instance.SetLogFile(o.LogFile); err != nil {
-		if records != d.records {
-			records.Close()
-		}
-		if serviceLog != nil {
-			serviceLog.Close()
-		}
-		d.logf(protocol.LevelError, "reload refused, the running configuration stays: %v", err)
-		return err
+		n.abandon(d)
+		return nil, err
 	}
-	if serviceLog != nil {
-		d.instance.SetStreams(serviceLog.TextWriter(), serviceLog.TextWriter())
-		d.serviceLog = serviceLog
+	return n, nil
+}
+
+// abandon closes what prepareReload opened for a reload that is refused.
+func (n *nextGeneration) abandon(d *Daemon) {
+	if n.records != d.records {
+		n.records.Close()
+	}
+	if n.serviceLog != nil {
+		n.serviceLog.Close()
+	}
+}
+
+// switchTo makes n the running generation: the new server takes the
+// listening sockets, and the old one serves its connections to their end.
+func (d *Daemon) switchTo(n *nextGeneration) {
+	cfg, old, records := n.cfg, d.cfg, n.records
+	if n.serviceLog != nil {
+		d.instance.SetStreams(n.serviceLog.TextWriter(), n.serviceLog.TextWriter())
+		d.serviceLog = n.serviceLog
 	}
 	if records == d.records {
 		records.SetRotation(cfg.rotation())
@@ -158,10 +184,10 @@ func (d *Daemon) reload() error {
 
 	d.mu.Lock()
 	previousRecords := d.records
-	d.cfg, d.logger, d.records = cfg, logger, records
+	d.cfg, d.logger, d.records = cfg, n.logger, records
 	d.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
-	retired := d.gens.Replace(ctx, d.wire(srv, cfg))
+	retired := d.gens.Replace(ctx, d.wire(n.srv, cfg))
 	go func() {
 		// The old server's connections record their transfers until
 		// they end: its transfer log closes after them, not on a timer.
@@ -171,10 +197,6 @@ func (d *Daemon) reload() error {
 			previousRecords.Close()
 		}
 	}()
-	d.counters.reloaded()
-	d.wakeMonitor()
-	d.logf(protocol.LevelNotice, "Configuration reloaded")
-	return nil
 }
 
 // restartOnly names the settings that differ and that a reload cannot
