@@ -177,16 +177,7 @@ func openIdle(ctx context.Context, srv *server, n int, sendFirst bool, data []by
 
 // sendOne sends one file on a connection of its own.
 func sendOne(ctx context.Context, addr, name string, data []byte) error {
-	d := protocol.Dialer{Timeout: clientTimeout}
-	c, err := d.Dial(ctx, addr)
-	if err != nil {
-		return err
-	}
-	if err := c.Send(name, bytes.NewReader(data), int64(len(data))); err != nil {
-		c.Close()
-		return err
-	}
-	return c.Quit()
+	return sendAgent(ctx, addr, name, data, func() {})
 }
 
 // peerClosed reports, without waiting, whether the other end has closed c:
