@@ -40,6 +40,11 @@ const (
 	DefaultShutdownTimeout = 30 * time.Second
 )
 
+// defaultStoragePath is DefaultStoragePath in a variable, so that the tests
+// can point it at a directory of their own: the real one may exist, made
+// by a Pandora FMS server or by the package tests running meanwhile.
+var defaultStoragePath = DefaultStoragePath
+
 // Config is the daemon's configuration after the env file and the
 // environment are merged: what to run tentacle_server with, and the
 // settings only the daemon has (transfer log, shutdown grace period).

@@ -90,12 +90,23 @@ func TestLoadDefaults(t *testing.T) {
 	}
 }
 
-func TestLoadDefaultStorageMissing(t *testing.T) {
-	if _, err := os.Stat(DefaultStoragePath); err == nil {
-		t.Skip(DefaultStoragePath + " exists here")
+// missingDefaultStorage points the default storage directory at one that
+// does not exist, for the test's duration.
+func missingDefaultStorage(t *testing.T) string {
+	t.Helper()
+	if defaultStoragePath != "/var/spool/pandora/data_in" {
+		t.Fatalf("the default storage directory is %q, want Pandora FMS's", defaultStoragePath)
 	}
+	missing := filepath.Join(t.TempDir(), "data_in")
+	defaultStoragePath = missing
+	t.Cleanup(func() { defaultStoragePath = DefaultStoragePath })
+	return missing
+}
+
+func TestLoadDefaultStorageMissing(t *testing.T) {
+	missing := missingDefaultStorage(t)
 	_, err := Load("", false, nil)
-	want := `PANDORA_SERVER_PATH "/var/spool/pandora/data_in" (default): the storage directory does not exist`
+	want := `PANDORA_SERVER_PATH "` + missing + `" (default): the storage directory does not exist`
 	if err == nil || err.Error() != want {
 		t.Errorf("Load with the default storage missing:\n got %v\nwant %s", err, want)
 	}
@@ -610,13 +621,11 @@ func TestLoadConfigFile(t *testing.T) {
 }
 
 func TestLoadConfigFileWithoutDirectory(t *testing.T) {
-	if _, err := os.Stat(DefaultStoragePath); err == nil {
-		t.Skip(DefaultStoragePath + " exists here")
-	}
+	missing := missingDefaultStorage(t)
 	f := newLoadFixture(t)
 	f.write(t, f.confFile, "port 41122\n")
 	_, err := f.load(t, "TENTACLE_CONFIG_FILE={conf}\n")
-	want := `PANDORA_SERVER_PATH "/var/spool/pandora/data_in" (default): the storage directory does not exist`
+	want := `PANDORA_SERVER_PATH "` + missing + `" (default): the storage directory does not exist`
 	if err == nil || err.Error() != want {
 		t.Errorf("got %v, want %s", err, want)
 	}

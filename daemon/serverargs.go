@@ -63,7 +63,7 @@ func (l *cfgLoader) server(c *Config, ext map[byte]bool) error {
 	build := func() []string {
 		var args []string
 		if withStorage {
-			args = append(args, "-s", valueOr(storage, DefaultStoragePath))
+			args = append(args, "-s", valueOr(storage, defaultStoragePath))
 		}
 		if port.set || !hasConf {
 			args = append(args, "-p", valueOr(port, strconv.Itoa(options.DefaultPort)))
