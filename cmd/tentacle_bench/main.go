@@ -93,7 +93,7 @@ func parseFlags(args []string) (*config, error) {
 	fs.DurationVar(&cfg.idleHold, "idle-hold", 2*time.Second, "how long the idle connections are held before the server's RSS is read")
 	fs.IntVar(&cfg.maxConns, "c", 1100, "server's -c, maximum connections (must exceed -idle)")
 	fs.IntVar(&cfg.timeout, "t", 120, "server's -t, timeout in seconds (must outlast the idle phase)")
-	tests := fs.String("tests", "small,big,idle,stalled,tls", "tests to run, comma separated: small, big, idle, stalled, tls (small files over TLS with an RSA and an ECDSA key, against plain TCP and the -perl server, and a -size upload over TLS against plain TCP), haproxy (small files through HAProxy and direct; needs the Debian package haproxy), client (a -size file sent by each -client binary, against a raw sendfile), wan (-wan-agents agents behind a delay line, each sending one -filesize file, to this server and to -perl, each with its shipped defaults; not run by default, since the Perl server's agents take a minute or more: its listen backlog of 10 overflows and some agents wait out SYN retries and the bench's 60 s timeout)")
+	tests := fs.String("tests", "small,big,idle,stalled,tls", "tests to run, comma separated: small, big, idle, stalled, tls (small files over TLS with an RSA and an ECDSA key, against plain TCP and the -perl server, and a -size upload over TLS against plain TCP), haproxy (small files through HAProxy and direct; needs the Debian package haproxy), client (a -size file sent by each -client binary, against a raw sendfile), download (a -size file fetched with RECV over plain TCP and TLS, against a raw sendfile), wan (-wan-agents agents behind a delay line, each sending one -filesize file, to this server and to -perl, each with its shipped defaults; not run by default, since the Perl server's agents take a minute or more: its listen backlog of 10 overflows and some agents wait out SYN retries and the bench's 60 s timeout)")
 	clientBins := fs.String("client", "bin/tentacle_client", "client binaries of the client test, comma separated (to compare builds in one run)")
 	fs.DurationVar(&cfg.wanDelay, "wan-delay", 25*time.Millisecond, "wan: one-way delay of the delay line, in each direction (the round trip is twice this)")
 	fs.DurationVar(&cfg.wanHandshake, "wan-handshake", 0, "wan: how long the delay line waits after accepting an agent before it connects to the server; 0 means one round trip (2 × -wan-delay)")
@@ -202,6 +202,10 @@ var benchTests = []benchTest{
 	}},
 	{"client", "client send", func(ctx context.Context, cfg *config, w *workDir, r *report) (err error) {
 		r.client, err = runClientTest(ctx, cfg, w)
+		return err
+	}},
+	{"download", "download", func(ctx context.Context, cfg *config, w *workDir, r *report) (err error) {
+		r.download, err = runDownloadTest(ctx, cfg, w)
 		return err
 	}},
 	{"wan", "wan", func(ctx context.Context, cfg *config, w *workDir, r *report) (err error) {

@@ -30,6 +30,7 @@ type report struct {
 	haproxy    *haproxyResult
 	client     *clientResult
 	wan        *wanResult
+	download   *downloadResult
 }
 
 // summaryLine is one row of the summary table.
@@ -120,6 +121,9 @@ func (r *report) write(w io.Writer) {
 	}
 	if r.client != nil {
 		r.writeClient(w)
+	}
+	if r.download != nil {
+		r.writeDownload(w)
 	}
 	if r.wan != nil {
 		r.writeWAN(w)
