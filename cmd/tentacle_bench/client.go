@@ -120,7 +120,12 @@ func writeRandomFile(path string, size int64) error {
 
 // startSink listens on loopback and answers uploads as a server would,
 // throwing their bytes away.
-func startSink() (net.Listener, error) {
+func startSink() (net.Listener, error) { return serveLoopback(sinkConn) }
+
+// serveLoopback listens on a free loopback port and runs handle on every
+// connection in a goroutine of its own, until the listener is closed: the
+// bench's own peers of the raw baselines.
+func serveLoopback(handle func(net.Conn)) (net.Listener, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
@@ -131,7 +136,7 @@ func startSink() (net.Listener, error) {
 			if err != nil {
 				return
 			}
-			go sinkConn(c)
+			go handle(c)
 		}
 	}()
 	return l, nil
@@ -173,15 +178,12 @@ func rawSendFile(ctx context.Context, addr, path string, size int64) uploadResul
 		return res
 	}
 	defer f.Close()
-	d := net.Dialer{Timeout: clientTimeout}
-	c, err := d.DialContext(ctx, "tcp", addr)
+	c, release, err := dialRaw(ctx, addr)
 	if err != nil {
 		res.err = err
 		return res
 	}
-	defer c.Close()
-	stop := context.AfterFunc(ctx, func() { c.Close() })
-	defer stop()
+	defer release()
 	br := bufio.NewReader(c)
 	expect := func() error {
 		line, err := br.ReadString('\n')

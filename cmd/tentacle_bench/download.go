@@ -141,26 +141,13 @@ func fileCRC(path string) (uint32, error) {
 // client that connects, with io.Copy from the *os.File to the
 // *net.TCPConn, which is sendfile(2), then closes.
 func startFileSender(path string) (net.Listener, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, err
-	}
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				if f, err := os.Open(path); err == nil {
-					io.Copy(c, f)
-					f.Close()
-				}
-			}()
+	return serveLoopback(func(c net.Conn) {
+		defer c.Close()
+		if f, err := os.Open(path); err == nil {
+			io.Copy(c, f)
+			f.Close()
 		}
-	}()
-	return l, nil
+	})
 }
 
 // rawDownload reads the raw sender's bytes into a CRC-32 and times them
@@ -168,15 +155,12 @@ func startFileSender(path string) (net.Listener, error) {
 func rawDownload(ctx context.Context, addr string, size int64, want uint32) uploadResult {
 	res := uploadResult{size: size, cpu: -1}
 	start := time.Now()
-	d := net.Dialer{Timeout: clientTimeout}
-	c, err := d.DialContext(ctx, "tcp", addr)
+	c, release, err := dialRaw(ctx, addr)
 	if err != nil {
 		res.err = err
 		return res
 	}
-	defer c.Close()
-	stop := context.AfterFunc(ctx, func() { c.Close() })
-	defer stop()
+	defer release()
 	h := crc32.NewIEEE()
 	n, err := io.Copy(h, c)
 	res.elapsed = time.Since(start)

@@ -172,6 +172,18 @@ func (u *uploadResult) mbps() float64 {
 	return float64(u.size) / 1e6 / u.elapsed.Seconds()
 }
 
+// dialRaw connects the client of a raw baseline to addr. The connection is
+// closed as soon as ctx ends, so that an interrupted bench does not wait out
+// a transfer; release closes it and stops watching ctx.
+func dialRaw(ctx context.Context, addr string) (c net.Conn, release func(), err error) {
+	d := net.Dialer{Timeout: clientTimeout}
+	if c, err = d.DialContext(ctx, "tcp", addr); err != nil {
+		return nil, nil, err
+	}
+	stop := context.AfterFunc(ctx, func() { c.Close() })
+	return c, func() { stop(); c.Close() }, nil
+}
+
 // rawUpload streams size bytes over loopback TCP to a listener of the bench
 // that writes them to a file in dir with io.Copy (the standard library's
 // fastest path, splice(2) on Linux), fsyncs it and acknowledges with one
@@ -216,15 +228,12 @@ func rawUpload(ctx context.Context, dir string, size int64) uploadResult {
 	}()
 
 	start := time.Now()
-	var d net.Dialer
-	conn, err := d.DialContext(ctx, "tcp", ln.Addr().String())
+	conn, release, err := dialRaw(ctx, ln.Addr().String())
 	if err != nil {
 		res.err = err
 		return res
 	}
-	defer conn.Close()
-	stop := context.AfterFunc(ctx, func() { conn.Close() })
-	defer stop()
+	defer release()
 	buf := make([]byte, copyBufferSize)
 	if _, err := io.CopyBuffer(writerOnly{conn}, io.LimitReader(newUploadStream(), size), buf); err != nil {
 		res.err = err
