@@ -99,15 +99,30 @@ var packagedFiles = []string{
 // packagedService returns an error naming the first of paths that exists:
 // the service is installed already, and systemctl or service manage it.
 func packagedService(paths []string) error {
-	for _, p := range paths {
-		if _, err := os.Lstat(p); err == nil {
-			return fmt.Errorf("%s exists: the service is installed already (by the package, or by an earlier install); "+
-				"manage it with systemctl or service, or give --force to register tentacle_serverd anyway", p)
-		} else if !errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("checking for an installed service: %w", err)
-		}
+	p, err := firstInstalled(paths)
+	switch {
+	case err != nil:
+		return fmt.Errorf("checking for an installed service: %w", err)
+	case p != "":
+		return fmt.Errorf("%s exists: the service is installed already (by the package, or by an earlier install); "+
+			"manage it with systemctl or service, or give --force to register tentacle_serverd anyway", p)
 	}
 	return nil
+}
+
+// firstInstalled returns the first of paths that exists, even as a dangling
+// symbolic link (a unit masked or linked elsewhere is still installed), or
+// "" when none does. main.go's firstExisting follows links instead: a
+// dangling env file is no file to read.
+func firstInstalled(paths []string) (string, error) {
+	for _, p := range paths {
+		if _, err := os.Lstat(p); err == nil {
+			return p, nil
+		} else if !errors.Is(err, fs.ErrNotExist) {
+			return "", err
+		}
+	}
+	return "", nil
 }
 
 // packageUnits are where the .deb and .rpm put the systemd units; an
@@ -130,12 +145,11 @@ const packagedInitMarker = "TENTACLE_SERVERD_BIN"
 func packageOwned(units []string, initPath string) error {
 	advice := "remove the package (apt-get remove tentacle, or rpm -e tentacle) to uninstall it, " +
 		"or stop and disable it with systemctl or update-rc.d/chkconfig; --force unregisters it anyway"
-	for _, p := range units {
-		if _, err := os.Lstat(p); err == nil {
-			return fmt.Errorf("%s belongs to the package: %s", p, advice)
-		} else if !errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("checking for the packaged service: %w", err)
-		}
+	switch p, err := firstInstalled(units); {
+	case err != nil:
+		return fmt.Errorf("checking for the packaged service: %w", err)
+	case p != "":
+		return fmt.Errorf("%s belongs to the package: %s", p, advice)
 	}
 	script, err := os.ReadFile(initPath)
 	switch {
