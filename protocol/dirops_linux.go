@@ -73,14 +73,6 @@ func createIn(dir *os.File, name string) (*os.File, error) {
 	return nil, &os.PathError{Op: "create", Path: name, Err: errors.New("removed as it was made, three times")}
 }
 
-// lockTemp locks the temporary file f, as createIn does, for as long as it
-// is open; a file system without locks leaves it unlocked.
-func lockTemp(f *os.File) {
-	if raw, err := f.SyscallConn(); err == nil {
-		raw.Control(func(fd uintptr) { unix.Flock(int(fd), unix.LOCK_EX|unix.LOCK_NB) })
-	}
-}
-
 // inUse reports whether the temporary file f belongs to an upload in
 // progress, in this process or another: its creator still holds its lock.
 func inUse(f *os.File) bool {

@@ -29,9 +29,6 @@ func createIn(dir *os.File, name string) (*os.File, error) {
 	return os.OpenFile(filepath.Join(dir.Name(), name), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o666)
 }
 
-// lockTemp does nothing here: there are no locks on temporary files.
-func lockTemp(f *os.File) {}
-
 // inUse cannot tell here: there are no locks on temporary files.
 func inUse(f *os.File) bool { return false }
 

@@ -310,35 +310,16 @@ func (s *DirStorage) RemoveTemporaryFiles() ([]string, error) {
 
 // CheckWritable proves that files can be created in the directory, so that
 // a server started with the wrong owner fails at start with a clear error
-// rather than refusing every upload. Its probe is a temporary file, locked
-// like an upload's while it exists, so that a crash in between leaves
-// nothing that the next start does not clean. Another server starting on
-// the same storage may still remove it before the lock is taken (it is a
-// leftover to that server): the creation proved the point, and the probe
-// being gone is no failure.
+// rather than refusing every upload. It makes and drops the named
+// temporary file of an upload, on the upload's own path: the file is locked
+// while it exists, so that another server starting on the same storage
+// does not take it for a crash's leftover (see createIn and Abort).
 func (s *DirStorage) CheckWritable() error {
-	r, err := s.holdRoot(false)
+	p, err := s.create(".", "", "the write check", true, false)
 	if err != nil {
 		return err
 	}
-	defer r.release()
-	f, err := r.root.OpenFile(tempName(), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return err
-	}
-	name := path.Base(f.Name())
-	lockTemp(f)
-	if renameOpenFiles { // and so removes open files: under the lock
-		err = r.root.Remove(name)
-		f.Close()
-	} else {
-		f.Close()
-		err = r.root.Remove(name)
-	}
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return err
-	}
-	return nil
+	return p.Abort()
 }
 
 // Create implements Storage. The upload keeps its directory open, inside
